@@ -1,0 +1,59 @@
+/*
+ * Key generation and the encodings certgate emits: certificates as PEM / DER / PKCS#7
+ * certs-only, private keys as PEM / DER in PKCS#1 (SEC1 for EC) or PKCS#8, and PKCS#12.
+ */
+#ifndef CERTGATE_BE_KEY_H
+#define CERTGATE_BE_KEY_H
+
+#include "be.h"
+
+enum be_key_syntax {
+	BE_KEY_PKCS8 = 0,	/* PrivateKeyInfo (RFC 5208 / 5958) */
+	BE_KEY_PKCS1,		/* RSAPrivateKey (RFC 8017) or ECPrivateKey (RFC 5915) */
+};
+
+/* Generates a key pair of the given spec with the CSPRNG.  *out is a new key the caller
+ * frees with gnutls_x509_privkey_deinit() (GnuTLS wipes it).  BE_E_POLICY for a spec
+ * certgate does not generate, BE_E_CRYPTO on library failure. */
+int be_key_generate(const struct be_keyspec *spec, gnutls_x509_privkey_t *out,
+		    struct be_err *e);
+
+/* Exports a private key, unencrypted.  pem selects PEM text ("PRIVATE KEY",
+ * "RSA PRIVATE KEY", "EC PRIVATE KEY") over DER.  Ed25519 has no PKCS#1 form: BE_E_POLICY.
+ * *out is gnutls_malloc()ed; the caller releases it with be_datum_wipe(). */
+int be_key_export(gnutls_x509_privkey_t key, enum be_key_syntax syntax, bool pem,
+		  gnutls_datum_t *out, struct be_err *e);
+
+/* The public half of key as a new gnutls_pubkey_t; caller frees with gnutls_pubkey_deinit. */
+int be_key_pubkey(gnutls_x509_privkey_t key, gnutls_pubkey_t *out, struct be_err *e);
+
+/* Concatenated PEM "CERTIFICATE" blocks of n DER certificates.
+ * *out is gnutls_malloc()ed, NUL-terminated (size excludes the NUL); caller be_datum_free(). */
+int be_encode_pem_certs(const gnutls_datum_t *ders, size_t n, gnutls_datum_t *out,
+			struct be_err *e);
+
+/* A degenerate, certs-only PKCS#7 / CMS SignedData (RFC 5652 5.1, RFC 7030 4.1.3) holding
+ * the n DER certificates, DER-encoded.  *out gnutls_malloc()ed; caller be_datum_free(). */
+int be_encode_pkcs7_certs(const gnutls_datum_t *ders, size_t n, gnutls_datum_t *out,
+			  struct be_err *e);
+
+struct be_p12_params {
+	const char *password;		/* required, UTF-8 */
+	const char *friendly_name;	/* may be NULL */
+	unsigned iterations;		/* PBKDF2 iterations; 0 = library default */
+};
+
+/* PKCS#12 (RFC 7292) with the key in a shrouded bag and the certificate plus chain in an
+ * encrypted bag, PBES2 with AES-256-CBC and PBKDF2-HMAC-SHA256, HMAC-SHA256 MAC; opens with
+ * `openssl pkcs12` (OpenSSL 3 without legacy).  cert is the end-entity DER, chain the
+ * n_chain CA certificates (issuing CA first).  *out gnutls_malloc()ed DER; caller
+ * be_datum_free(). */
+int be_encode_pkcs12(gnutls_x509_privkey_t key, const gnutls_datum_t *cert,
+		     const gnutls_datum_t *chain, size_t n_chain,
+		     const struct be_p12_params *params, gnutls_datum_t *out, struct be_err *e);
+
+/* A random password of len characters from A-Z a-z 0-9 (len < size of buf).
+ * Returns 0 or BE_E_CRYPTO. */
+int be_random_password(char *buf, size_t bufsize, size_t len);
+
+#endif

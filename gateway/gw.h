@@ -1,0 +1,186 @@
+/*
+ * certgate gateway: configuration, HTTP(S) server, authentication, routing to adapters.
+ *
+ * An adapter (protocols/) sees one struct gw_request per HTTP request, fully read, and fills
+ * one struct gw_response.  It never touches libmicrohttpd or GnuTLS sessions directly.
+ */
+#ifndef CERTGATE_GW_H
+#define CERTGATE_GW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "be.h"
+
+struct be_ctx;
+
+/* ---------------------------------------------------------------- roles and principals */
+
+enum gw_role {
+	GW_ROLE_CLIENT = 1u << 0,	/* issue on its profiles (EST client, vendor API client) */
+	GW_ROLE_RO_ADMIN = 1u << 1,	/* se.SAM RO administrator: sign requests */
+	GW_ROLE_CA_ADMIN = 1u << 2,	/* se.SAM CA administrator: everything */
+	GW_ROLE_KEY_MGMT = 1u << 3,	/* TSB key management: /v1/key */
+	GW_ROLE_KEY_OP = 1u << 4,	/* TSB key operation: /v1/certificate, /v1/request */
+	GW_ROLE_APPROVER = 1u << 5,	/* TSB approver: /v1/approval */
+	GW_ROLE_SERVICE = 1u << 6,	/* TSB service: /v1/versionInfo */
+};
+
+/* Parses a role name ("client", "ro_admin", "ca_admin", "key_management", "key_operation",
+ * "approver", "service"); 0 when unknown. */
+unsigned gw_role_parse(const char *name);
+
+struct gw_principal {
+	char *name;
+	unsigned roles;			/* GW_ROLE_* bits */
+	char *password_hash;		/* "pbkdf2-sha256$<iter>$<salt b64>$<hash b64>", may be NULL */
+	char **api_key_hashes;		/* "sha256$<hex>" of each API key */
+	size_t n_api_keys;
+	char **cert_subjects;		/* RFC 4514 subjects of client certificates that are this principal */
+	size_t n_cert_subjects;
+};
+
+/* ---------------------------------------------------------------- configuration (gw_config.c) */
+
+struct gw_listen {
+	char *address;			/* "127.0.0.1", "::1", "0.0.0.0"; NULL for a unix socket */
+	unsigned port;
+	char *unix_path;		/* unix socket path, or NULL */
+	bool tls;
+};
+
+struct gw_config {
+	char *path;			/* the file it was read from */
+	char *dir;			/* its directory: relative paths in the file are relative to it */
+	char *state_dir;
+	char *store_path;		/* SQLite file */
+
+	struct gw_listen *listen;
+	size_t n_listen;
+
+	/* HTTPS listener */
+	char *tls_cert_file;		/* server certificate chain, PEM */
+	char *tls_key_file;
+	char *tls_client_ca_file;	/* CAs whose client certificates are requested; may be NULL */
+	char *tls_priorities;		/* GnuTLS priority string */
+
+	/* limits */
+	size_t max_body;		/* request body cap, bytes */
+	size_t conn_memory;		/* per-connection memory limit, bytes */
+	unsigned conn_timeout;		/* seconds */
+	unsigned threads;		/* worker threads */
+	unsigned per_ip_connections;	/* 0 = no limit */
+
+	struct gw_principal *principals;
+	size_t n_principals;
+
+	/* The whole parsed document, for adapters' own sections (borrowed by them). */
+	json_t *root;
+	struct be_ctx *be;		/* CAs, profiles, store: owned */
+};
+
+/* Reads and validates the configuration file.  Unknown keys, wrong types and missing
+ * required keys are BE_E_CONFIG with the key's path ("profiles.IoT.validity_days: ...").
+ * Opens the CA keys and the store.  *out: caller frees with gw_config_free(). */
+int gw_config_load(const char *path, struct gw_config **out, struct be_err *e);
+void gw_config_free(struct gw_config *cfg);
+const struct gw_principal *gw_config_principal(const struct gw_config *cfg, const char *name);
+
+/* ---------------------------------------------------------------- authentication (gw_auth.c) */
+
+/* Hashes a password for the configuration: "pbkdf2-sha256$<iter>$<salt>$<hash>" with a
+ * random 16-byte salt.  *out malloc()ed; caller frees. */
+int gw_auth_hash_password(const char *password, unsigned iterations, char **out);
+/* Verifies password against a stored hash in constant time.  Successful verifications are
+ * remembered (keyed by an HMAC of principal and password under a per-process key) so the slow
+ * hash runs once per credential, not once per request. */
+bool gw_auth_check_password(const char *stored_hash, const char *password);
+/* "sha256$<hex>" of an API key.  *out malloc()ed; caller frees. */
+int gw_auth_hash_api_key(const char *key, char **out);
+
+/* ---------------------------------------------------------------- requests and responses */
+
+#define GW_MAX_HEADERS 12
+#define GW_MAX_PEER_CERTS 8
+
+struct gw_request {
+	char id[17];			/* random hex id, also in the log and audit */
+	const char *method;		/* "GET", "POST", ... */
+	const char *path;		/* raw path as sent (not percent-decoded), no query */
+	const char *peer;		/* client address as text (the proxy's, when proxied) */
+	bool tls;			/* arrived over our TLS listener */
+	const unsigned char *body;	/* the whole body (chunked bodies reassembled) */
+	size_t body_len;
+
+	/* Client certificate chain as presented (leaf first), DER; not yet verified against
+	 * any CA: adapters call gw_auth_client_cert() or the backend to verify. */
+	gnutls_datum_t peer_certs[GW_MAX_PEER_CERTS];
+	size_t n_peer_certs;
+	/* RFC 7030 3.5 channel binding of the TLS connection (tls-unique on TLS 1.2,
+	 * tls-exporter on TLS 1.3); empty when not available. */
+	unsigned char binding[64];
+	size_t binding_len;
+
+	const struct gw_config *cfg;	/* borrowed for the request's lifetime */
+	void *impl;			/* the server's connection handle */
+};
+
+/* Value of a request header (case-insensitive name), borrowed, or NULL. */
+const char *gw_request_header(const struct gw_request *r, const char *name);
+/* Value of a query-string argument, percent-decoded, borrowed, or NULL. */
+const char *gw_request_arg(const struct gw_request *r, const char *name);
+
+struct gw_response {
+	unsigned status;
+	char *content_type;		/* owned */
+	unsigned char *body;		/* owned; wiped before free when `secret` */
+	size_t body_len;
+	bool secret;			/* body holds key material: wipe, send Cache-Control: no-store */
+	struct {
+		char *name, *value;	/* owned */
+	} headers[GW_MAX_HEADERS];
+	size_t n_headers;
+	/* For the access log (borrowed static strings or NULL). */
+	const char *adapter, *operation;
+	char *principal, *profile;	/* owned copies or NULL */
+};
+
+/* Sets status, content type and a copy of body. Returns 0 or BE_E_NOMEM. */
+int gw_response_set(struct gw_response *resp, unsigned status, const char *content_type,
+		    const void *body, size_t len);
+/* Takes ownership of body (malloc()ed). */
+int gw_response_take(struct gw_response *resp, unsigned status, const char *content_type,
+		     unsigned char *body, size_t len);
+/* A plain-text body "<sentence>\n". */
+int gw_response_text(struct gw_response *resp, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Serialises j (compact, sorted as inserted) as application/json; does not take j. */
+int gw_response_json(struct gw_response *resp, unsigned status, const json_t *j);
+/* Adds a header (copied). */
+int gw_response_header(struct gw_response *resp, const char *name, const char *value);
+void gw_response_clear(struct gw_response *resp);
+
+/* An adapter's entry point: answer req in resp; return 0 (even for error replies) or a
+ * negative code when no reply could be formed (the server answers 500). */
+typedef int (*gw_handler_fn)(struct gw_request *req, struct gw_response *resp);
+
+struct gw_route {
+	const char *prefix;		/* path prefix, e.g. "/.well-known/est/" */
+	gw_handler_fn handle;
+};
+
+/* ---------------------------------------------------------------- server (gw_http.c) */
+
+struct gw_server;
+
+/* Starts listeners for every cfg->listen entry with routes (n_routes entries, longest
+ * prefix wins; copied).  cfg is borrowed until gw_server_stop().  *out: caller stops it. */
+int gw_server_start(const struct gw_config *cfg, const struct gw_route *routes, size_t n_routes,
+		    struct gw_server **out, struct be_err *e);
+/* Stops accepting, finishes requests in flight, frees the server. NULL is a no-op. */
+void gw_server_stop(struct gw_server *srv);
+
+#endif
