@@ -21,6 +21,8 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/x509-ext.h>
 
 /* ---------------------------------------------------------------- errors (be_err.c) */
 
@@ -197,5 +199,29 @@ bool be_sans_equal(const struct be_sans *a, const struct be_sans *b);
 int be_sans_copy(struct be_sans *dst, const struct be_sans *src);
 void be_sans_clear(struct be_sans *s);
 const char *be_san_type_name(enum be_san_type t);	/* "dns", "email", "ip", "uri" */
+
+/* ---------------------------------------------------------------- principals (be_profile.c) */
+
+/* Roles a principal can hold (PROTOCOLS.md: se.SAM client / RO / CA administrator; TSB key
+ * management, key operation, approver, service). */
+enum be_role {
+	BE_ROLE_CLIENT = 1u << 0,
+	BE_ROLE_RO_ADMIN = 1u << 1,
+	BE_ROLE_CA_ADMIN = 1u << 2,
+	BE_ROLE_KEY_MGMT = 1u << 3,
+	BE_ROLE_KEY_OP = 1u << 4,
+	BE_ROLE_APPROVER = 1u << 5,
+	BE_ROLE_SERVICE = 1u << 6,
+};
+
+/* "client", "ro_admin", "ca_admin", "key_management", "key_operation", "approver",
+ * "service" -> bit; 0 when unknown. */
+unsigned be_role_parse(const char *name);
+
+/* Who is asking, as authenticated by the gateway. */
+struct be_principal {
+	const char *name;	/* borrowed; NULL for an anonymous caller */
+	unsigned roles;		/* BE_ROLE_* bits */
+};
 
 #endif

@@ -68,14 +68,17 @@ int be_pubkey_parse(const unsigned char *data, size_t len, gnutls_pubkey_t *out,
  * *out is malloc()ed; caller frees. */
 int be_base64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen,
 		     struct be_err *e);
-/* Encodes base64; line_len 0 for one line, else a LF every line_len characters (64, 76).
- * *out is a malloc()ed NUL-terminated string; caller frees. */
+/* Encodes base64; line_len 0 for one line without a LF, else lines of line_len characters
+ * (64, 76), each one, the last included, ended by a LF (ready to sit between PEM BEGIN and
+ * END lines).  *out is a malloc()ed NUL-terminated string; caller frees. */
 int be_base64_encode(const unsigned char *in, size_t len, unsigned line_len, char **out);
 
 /* Reads PEM, base64 or DER input into DER: when data begins (after whitespace) with
- * "-----BEGIN <label>-----" the block must carry that label and nothing but whitespace may
- * follow its END line; else if it is all base64 alphabet and whitespace it is decoded;
- * else it is taken as DER.  *der is malloc()ed; caller frees. */
+ * "-----BEGIN <label>-----" the label must be one of labels (a NULL-terminated list), the
+ * END line must carry the same label and nothing but whitespace may follow it (a second
+ * block is an error); else if it is all base64 alphabet and whitespace it is decoded;
+ * else it is taken as DER.  Empty results are BE_E_MALFORMED.  *der is malloc()ed; caller
+ * frees. */
 int be_der_from_text(const unsigned char *data, size_t len, const char *const *labels,
 		     unsigned char **der, size_t *der_len, struct be_err *e);
 

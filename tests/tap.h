@@ -17,6 +17,9 @@ tap_plan(int n)
 	printf("1..%d\n", n);
 }
 
+static inline int tap_ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static inline int
 tap_ok(int cond, const char *fmt, ...)
 {
@@ -54,8 +57,14 @@ tap_done(void)
 	return tap_failed ? 1 : 0;
 }
 
+/* Evaluates got and want once each. */
 #define TAP_IS_INT(got, want, name) \
-	tap_ok((long long)(got) == (long long)(want), "%s (got %lld want %lld)", name, \
-	       (long long)(got), (long long)(want))
+	tap_is_int((long long)(got), (long long)(want), name)
+
+static inline int
+tap_is_int(long long got, long long want, const char *name)
+{
+	return tap_ok(got == want, "%s (got %lld want %lld)", name, got, want);
+}
 
 #endif
