@@ -14,7 +14,8 @@ enum be_key_syntax {
 
 /* Generates a key pair of the given spec with the CSPRNG.  *out is a new key the caller
  * frees with gnutls_x509_privkey_deinit() (GnuTLS wipes it).  BE_E_POLICY for a spec
- * certgate does not generate, BE_E_CRYPTO on library failure. */
+ * certgate does not generate (RSA outside 2048..8192 bits or not a multiple of 8, an EC
+ * size other than 256/384/521), BE_E_CRYPTO on library failure.  RSA keys have e = 65537. */
 int be_key_generate(const struct be_keyspec *spec, gnutls_x509_privkey_t *out,
 		    struct be_err *e);
 
@@ -27,33 +28,43 @@ int be_key_export(gnutls_x509_privkey_t key, enum be_key_syntax syntax, bool pem
 /* The public half of key as a new gnutls_pubkey_t; caller frees with gnutls_pubkey_deinit. */
 int be_key_pubkey(gnutls_x509_privkey_t key, gnutls_pubkey_t *out, struct be_err *e);
 
-/* Concatenated PEM "CERTIFICATE" blocks of n DER certificates.
- * *out is gnutls_malloc()ed, NUL-terminated (size excludes the NUL); caller be_datum_free(). */
+/* Concatenated PEM "CERTIFICATE" blocks of n DER certificates, in the given order.
+ * *out is gnutls_malloc()ed, NUL-terminated (size excludes the NUL); caller be_datum_free().
+ * BE_E_INTERNAL for n == 0 or an input that is not a DER certificate, BE_E_TOOBIG for
+ * n > 16. */
 int be_encode_pem_certs(const gnutls_datum_t *ders, size_t n, gnutls_datum_t *out,
 			struct be_err *e);
 
 /* A degenerate, certs-only PKCS#7 / CMS SignedData (RFC 5652 5.1, RFC 7030 4.1.3) holding
- * the n DER certificates, DER-encoded.  *out gnutls_malloc()ed; caller be_datum_free(). */
+ * the n DER certificates: version 1, eContentType id-data, eContent absent, no signers.
+ * Definite minimal lengths; the certificates keep the given order (not sorted as a DER
+ * SET OF would be), byte for byte what `openssl crl2pkcs7 -nocrl` writes.  *out
+ * gnutls_malloc()ed; caller be_datum_free().  Errors as be_encode_pem_certs. */
 int be_encode_pkcs7_certs(const gnutls_datum_t *ders, size_t n, gnutls_datum_t *out,
 			  struct be_err *e);
 
 struct be_p12_params {
-	const char *password;		/* required, UTF-8 */
-	const char *friendly_name;	/* may be NULL */
-	unsigned iterations;		/* PBKDF2 iterations; 0 = library default */
+	const char *password;		/* required, UTF-8, NFC, 1..256 bytes */
+	const char *friendly_name;	/* may be NULL; else 1..255 BMP characters, UTF-8 */
+	unsigned iterations;		/* not used yet: GnuTLS 3.7 has no per-call count and
+					 * uses its built-in one (600000 on Debian 12) */
 };
 
 /* PKCS#12 (RFC 7292) with the key in a shrouded bag and the certificate plus chain in an
  * encrypted bag, PBES2 with AES-256-CBC and PBKDF2-HMAC-SHA256, HMAC-SHA256 MAC; opens with
  * `openssl pkcs12` (OpenSSL 3 without legacy).  cert is the end-entity DER, chain the
- * n_chain CA certificates (issuing CA first).  *out gnutls_malloc()ed DER; caller
- * be_datum_free(). */
+ * n_chain CA certificates (issuing CA first, at most 15).  The key and the leaf carry the
+ * same localKeyId (SHA-1 of the public key) and the friendly name.  *out gnutls_malloc()ed
+ * DER; caller be_datum_free().  BE_E_POLICY for an empty password, BE_E_MALFORMED for a
+ * password or friendly name that is not acceptable text (the sentence says why),
+ * BE_E_TOOBIG for a long password or chain, BE_E_INTERNAL when cert is not key's.
+ * Costs three 600000-iteration key derivations (about 0.2 s of CPU). */
 int be_encode_pkcs12(gnutls_x509_privkey_t key, const gnutls_datum_t *cert,
 		     const gnutls_datum_t *chain, size_t n_chain,
 		     const struct be_p12_params *params, gnutls_datum_t *out, struct be_err *e);
 
-/* A random password of len characters from A-Z a-z 0-9 (len < size of buf).
- * Returns 0 or BE_E_CRYPTO. */
+/* A random password of len characters from A-Z a-z 0-9 (len < bufsize), uniformly chosen.
+ * Returns 0, BE_E_INTERNAL when buf is NULL or len >= bufsize, or BE_E_CRYPTO. */
 int be_random_password(char *buf, size_t bufsize, size_t len);
 
 #endif
