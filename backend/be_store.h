@@ -6,6 +6,13 @@
  * Every function is safe to call from several threads at once.  Writes that must be
  * atomic together (a certificate and its audit entry; a certificate and the request it
  * completes) happen in one transaction, committed before the function returns.
+ *
+ * Errors common to all functions: BE_E_STORE (with SQLite's message) when the database
+ * fails, BE_E_UNAVAILABLE when another process holds its write lock for longer than the
+ * busy timeout, BE_E_NOMEM.  Every write function takes an audit entry (may be NULL: none)
+ * that is written in the same transaction; an entry needs operation and outcome
+ * (BE_E_INTERNAL otherwise).  For functions concerning one certificate the audit row's
+ * serial is that certificate's canonical serial, whatever audit->serial says.
  */
 #ifndef CERTGATE_BE_STORE_H
 #define CERTGATE_BE_STORE_H
@@ -22,7 +29,8 @@ enum be_cert_status {
 
 struct be_cert_rec {
 	int64_t id;			/* set by the store */
-	char issuer[64];		/* issuing CA's subjectKeyIdentifier, lower-case hex */
+	char issuer[65];		/* issuing CA's subjectKeyIdentifier, lower-case hex
+					 * (up to 32 octets, e.g. RFC 7093 SHA-256 key ids) */
 	char serial[41];		/* serial, lower-case hex without leading zero octets */
 	char *subject;			/* RFC 4514 string */
 	char *profile;
@@ -90,7 +98,9 @@ bool be_store_writable(struct be_store *st);
  * approvals_needed == 0, and becomes ISSUED with cert_id in that transaction; otherwise
  * BE_E_STATE and nothing is written (so one request yields one certificate however many
  * threads race).  A duplicate (issuer, serial) is BE_E_CONFLICT and nothing is written.
- * Sets rec->id and rec->issued_at (when 0).  Durable on return. */
+ * BE_E_MALFORMED for an issuer or serial that is not hex (colons allowed) or a serial over
+ * 20 octets.  Sets rec->id and rec->issued_at (when 0) and rewrites rec->issuer and
+ * rec->serial in canonical form.  Durable on return. */
 int be_store_cert_insert(struct be_store *st, struct be_cert_rec *rec,
 			 const struct be_audit_rec *audit, struct be_err *e);
 
@@ -118,19 +128,28 @@ struct be_cert_filter {
 };
 
 /* Records matching f in id order.  *out is a new array of n records the caller frees with
- * be_cert_recs_free(*out, n).  *total, when not NULL, receives the count ignoring paging. */
+ * be_cert_recs_free(*out, n) (NULL when n is 0).  *total, when not NULL, receives the count
+ * ignoring paging, from the same snapshot.  limit is capped at 1000; BE_E_MALFORMED for a
+ * serial that is not hex or an unknown status. */
 int be_store_cert_list(struct be_store *st, const struct be_cert_filter *f,
 		       struct be_cert_rec **out, size_t *n, size_t *total, struct be_err *e);
 
 /* Changes the status of certificate id with the audit entry, atomically.
  * VALID -> REVOKED or HOLD; HOLD -> REVOKED or VALID (reactivation); REVOKED is final:
- * BE_E_STATE.  reason is the CRLReason (ignored for VALID). */
+ * BE_E_STATE, as is a change to the status it already has.  reason is the CRLReason for
+ * REVOKED: 0-5, 9 or 10, else BE_E_MALFORMED; HOLD always records certificateHold (6);
+ * ignored for VALID.  revoked_at is set on REVOKED / HOLD, kept from the hold when a
+ * certificate on hold is revoked, and cleared on reactivation.  Deleted certificates can
+ * still be revoked. */
 int be_store_cert_set_status(struct be_store *st, int64_t id, enum be_cert_status status,
 			     int reason, const struct be_audit_rec *audit, struct be_err *e);
-/* Stores (or with an empty blob drops) kept key material of certificate id. */
+/* Stores (or with an empty blob drops) kept key material of certificate id; the old blob
+ * is overwritten with zeros first.  BE_E_STATE when the certificate is deleted. */
 int be_store_cert_set_key(struct be_store *st, int64_t id, const gnutls_datum_t *blob,
 			  const struct be_audit_rec *audit, struct be_err *e);
-/* Hides certificate id and wipes its kept key material; the row and audit stay. */
+/* Hides certificate id and wipes its kept key material (zeros, then NULL, with SQLite's
+ * secure_delete on and the WAL truncated after the commit); the row and audit stay.
+ * BE_E_STATE when it is deleted already. */
 int be_store_cert_delete(struct be_store *st, int64_t id, const struct be_audit_rec *audit,
 			 struct be_err *e);
 /* Number of certificate rows (for tests and the benchmark). */
@@ -139,7 +158,11 @@ int be_store_cert_count(struct be_store *st, int64_t *out, struct be_err *e);
 void be_cert_rec_free(struct be_cert_rec *rec);
 void be_cert_recs_free(struct be_cert_rec *recs, size_t n);
 
-/* Inserts a request (borrowed) with its audit entry; sets rec->id. */
+/* Inserts a request (borrowed) with its audit entry; sets rec->id, created_at (when 0)
+ * and updated_at.  rec->profile is required; rec->status may be anything but ISSUED
+ * (BE_E_STATE: a request becomes ISSUED only through be_store_cert_insert).  BE_E_CONFLICT
+ * when idem_key is set and the profile already has an open (PENDING, APPROVED or ISSUED)
+ * request with it, so racing duplicates store one request; be_store_req_find it then. */
 int be_store_req_insert(struct be_store *st, struct be_req_rec *rec,
 			const struct be_audit_rec *audit, struct be_err *e);
 int be_store_req_get(struct be_store *st, int64_t id, struct be_req_rec **out,
@@ -149,7 +172,8 @@ int be_store_req_get(struct be_store *st, int64_t id, struct be_req_rec **out,
 int be_store_req_find(struct be_store *st, const char *profile, const char *idem_key,
 		      struct be_req_rec **out, struct be_err *e);
 /* Moves request id from status `from` to `to` atomically with the audit entry; BE_E_STATE
- * when it is not in `from` any more. reason may be NULL. */
+ * when it is not in `from` any more ("request 7 is REJECTED, not PENDING"), and when `to`
+ * is ISSUED or `from` is ISSUED (final).  reason may be NULL (keeps the old one). */
 int be_store_req_transition(struct be_store *st, int64_t id, enum be_req_status from,
 			    enum be_req_status to, const char *reason,
 			    const struct be_audit_rec *audit, struct be_err *e);
@@ -159,7 +183,8 @@ int be_store_req_transition(struct be_store *st, int64_t id, enum be_req_status 
  * the request is not PENDING. */
 int be_store_req_approve(struct be_store *st, int64_t id, const char *approver,
 			 const struct be_audit_rec *audit, bool *approved, struct be_err *e);
-/* Requests in a status (or -1 for all), id order, paging as for certificates. */
+/* Requests in a status (or -1 for all), id order, paging as for certificates (limit 0 =
+ * 100, at most 1000). */
 int be_store_req_list(struct be_store *st, int status, size_t offset, size_t limit,
 		      struct be_req_rec **out, size_t *n, struct be_err *e);
 void be_req_rec_free(struct be_req_rec *rec);
@@ -168,8 +193,10 @@ void be_req_recs_free(struct be_req_rec *recs, size_t n);
 /* Appends an audit entry on its own. */
 int be_store_audit(struct be_store *st, const struct be_audit_rec *a, struct be_err *e);
 
-/* Audit entries with id > after_id, oldest first, at most limit; callback gets each
- * (borrowed for the duration of the call).  For the CLI and tests. */
+/* Audit entries with id > after_id, oldest first, at most limit (0 = 100); callback gets
+ * each (borrowed for the duration of the call).  Entries are read in batches and the
+ * callback runs with no store lock held, so it may call the store; a non-zero return stops
+ * the scan and is returned.  For the CLI and tests. */
 int be_store_audit_scan(struct be_store *st, int64_t after_id, size_t limit,
 			int (*cb)(const struct be_audit_rec *a, void *arg), void *arg,
 			struct be_err *e);
