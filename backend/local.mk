@@ -4,6 +4,7 @@ noinst_LIBRARIES += backend/libbackend.a
 backend_libbackend_a_SOURCES = \
 	backend/be.h \
 	backend/be_err.c \
+	backend/be_json.h backend/be_json.c \
 	backend/be_asn1.h backend/be_asn1.c \
 	backend/be_keyspec.c \
 	backend/be_name.c \

@@ -1,0 +1,120 @@
+/*
+ * The one entry point every adapter calls to get a certificate (DESIGN.md "The one
+ * request"), and the backend context it runs in.
+ */
+#ifndef CERTGATE_BE_ISSUE_H
+#define CERTGATE_BE_ISSUE_H
+
+#include <jansson.h>
+
+#include "be.h"
+#include "be_ca.h"
+#include "be_csr.h"
+#include "be_key.h"
+#include "be_profile.h"
+#include "be_store.h"
+
+/* CAs, profiles and the store of one configuration. */
+struct be_ctx {
+	struct be_ca **cas;
+	size_t n_cas;
+	struct be_profile *profiles;
+	size_t n_profiles;
+	struct be_store *store;
+};
+
+/* Loads the "cas" and "profiles" objects of the configuration (relative paths under basedir)
+ * and opens the store at store_path.  *out: caller be_ctx_free(). */
+int be_ctx_new(const json_t *cas, const json_t *profiles, const char *store_path,
+	       const char *basedir, struct be_ctx **out, struct be_err *e);
+void be_ctx_free(struct be_ctx *ctx);
+/* Profile by name, borrowed, or NULL. */
+const struct be_profile *be_ctx_profile(const struct be_ctx *ctx, const char *name);
+/* CA by name or by id (subjectKeyIdentifier hex), borrowed, or NULL. */
+const struct be_ca *be_ctx_ca(const struct be_ctx *ctx, const char *name_or_id);
+
+/* How a server-generated key is returned. */
+enum be_key_fmt {
+	BE_KEYFMT_NONE = 0,	/* not returned (only when no key is generated) */
+	BE_KEYFMT_PEM,		/* key_syntax decides PKCS#8 or PKCS#1 */
+	BE_KEYFMT_DER,
+	BE_KEYFMT_PKCS12,	/* key, certificate and chain under p12_password */
+};
+
+struct be_request {
+	/* For the audit log. */
+	const char *adapter;		/* "est", "sesam", "tsb", "iot", "cli" */
+	const char *operation;		/* "simpleenroll", "gencert", ... */
+	const char *request_id;		/* HTTP request id, may be NULL */
+	const char *peer;		/* may be NULL */
+
+	const struct be_profile *profile;	/* borrowed; required */
+	struct be_principal principal;
+
+	/* Exactly one key source: a validated CSR, a bare public key, or neither (the server
+	 * generates a key of keygen, or the profile's default when keygen.alg is NONE). */
+	const struct be_csr *csr;	/* borrowed */
+	gnutls_pubkey_t pubkey;		/* borrowed */
+	struct be_keyspec keygen;
+
+	/* Requested names; NULL takes the CSR's (and none without a CSR). */
+	const struct be_name *subject;
+	const struct be_sans *sans;
+	unsigned validity_days;		/* 0 = profile default */
+
+	enum be_key_fmt key_fmt;
+	enum be_key_syntax key_syntax;
+	const char *p12_password;	/* NULL: a random one (returned in the result) unless the
+					 * profile requires the client's */
+
+	/* Approval flows: a repeated request is recognised by idem_key (default: a digest of
+	 * profile, principal and CSR); data is the adapter's normalised request kept with a
+	 * pending request.  approved_request issues a stored request that is approved. */
+	const char *idem_key;
+	const char *data;
+	int64_t approved_request;
+};
+
+struct be_result {
+	bool pending;			/* stored for approval: request_id set, nothing issued */
+	int64_t request_id;
+	int64_t cert_id;
+	char serial_hex[41];
+	char serial_dec[50];
+	gnutls_datum_t cert;		/* DER, owned */
+	const gnutls_datum_t *chain;	/* the CA chain (issuing CA first), borrowed from ctx */
+	size_t n_chain;
+	gnutls_x509_privkey_t key;	/* the generated key, owned, or NULL */
+	gnutls_datum_t key_out;		/* key_fmt encoding of key, owned, secret */
+	char p12_password[33];		/* the random PKCS#12 password when one was made */
+	time_t not_before, not_after;
+};
+
+/* Checks req against its profile, and either stores it for approval (res->pending) or
+ * generates the key if asked, signs, commits the certificate with its audit entry, and only
+ * then fills res.  Every refusal is audited with its reason, nothing else stored.
+ * res must be zeroed by the caller and released with be_result_clear(). */
+int be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res,
+	     struct be_err *e);
+void be_result_clear(struct be_result *res);
+
+/* Context of a management operation, for authorisation and audit. */
+struct be_op_ctx {
+	const char *adapter, *operation, *request_id, *peer;
+	struct be_principal principal;
+};
+
+/* Changes the revocation status of the certificate with serial (hex) issued by any of ctx's
+ * CAs: revoke (reason = RFC 5280 CRLReason; 6 = certificateHold puts it on hold) or
+ * reactivate (only from hold).  Audited either way. */
+int be_cert_revoke(struct be_ctx *ctx, const struct be_op_ctx *op, const char *serial,
+		   int reason, struct be_err *e);
+int be_cert_reactivate(struct be_ctx *ctx, const struct be_op_ctx *op, const char *serial,
+		       struct be_err *e);
+
+/* Appends an audit entry for a refusal that happened before be_issue (bad credentials,
+ * unparseable request); reason is the client-visible sentence. */
+void be_audit_refusal(struct be_ctx *ctx, const struct be_op_ctx *op, const char *profile,
+		      const char *reason);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * Profiles (certificate templates): everything that matters for security is decided here,
+ * from configuration data, never from the request (DESIGN.md "The one request").
+ */
+#ifndef CERTGATE_BE_PROFILE_H
+#define CERTGATE_BE_PROFILE_H
+
+#include <jansson.h>
+
+#include "be.h"
+
+struct be_ca;
+
+enum be_field_policy {
+	BE_FIELD_FORBIDDEN = 0,	/* not listed: a value for it is refused */
+	BE_FIELD_OPTIONAL,	/* taken when given */
+	BE_FIELD_REQUIRED,	/* must be given */
+	BE_FIELD_FIXED,		/* the profile's value; a different value given is refused */
+	BE_FIELD_IGNORE,	/* dropped silently when given */
+};
+
+/* Output formats a profile allows (bits). */
+enum be_out_bits {
+	BE_OUT_PEM = 1u << 0,		/* certificate / key as PEM */
+	BE_OUT_DER = 1u << 1,
+	BE_OUT_PKCS7 = 1u << 2,		/* certs-only */
+	BE_OUT_PKCS12 = 1u << 3,
+	BE_OUT_CMS = 1u << 4,		/* key (or bundle) in CMS EnvelopedData */
+};
+
+enum be_p12_password_policy {
+	BE_P12PW_OPTIONAL = 0,		/* client's password, else a fresh random one returned once */
+	BE_P12PW_REQUIRED,		/* the client must supply one */
+};
+
+enum be_distribution {
+	BE_DIST_REPLY = 0,		/* in the reply */
+	BE_DIST_DOWNLOAD,		/* kept for download later (implies keep_key) */
+	BE_DIST_DROP,			/* written into drop_dir as well */
+};
+
+#define BE_PROFILE_MAX_KEYTYPES 16
+
+struct be_profile {
+	char *name;
+	char *description;
+	struct be_ca *ca;			/* borrowed from the context */
+
+	unsigned validity_days;			/* default */
+	unsigned max_validity_days;		/* cap on what a request may ask */
+
+	struct be_keyspec key_types[BE_PROFILE_MAX_KEYTYPES];	/* allowed (client and server) */
+	size_t n_key_types;
+	struct be_keyspec server_key;		/* default for server keygen */
+	bool server_keygen;			/* server may generate the key */
+	bool client_keys;			/* client may bring its key (CSR / public key) */
+
+	unsigned key_usage;			/* GNUTLS_KEY_* bits */
+	char **eku;				/* dotted OIDs */
+	size_t n_eku;
+	bool is_ca;
+	int path_len;
+
+	enum be_field_policy subject[BE_DN__COUNT];
+	char *subject_fixed[BE_DN__COUNT];
+
+	unsigned san_types;			/* bits (1u << enum be_san_type) */
+	unsigned san_max;
+	char **dns_patterns;			/* "*.example.com", "host.example.org"; none = any */
+	size_t n_dns_patterns;
+	bool cn_as_dns;				/* add the CN as a DNS SAN when it is a host name */
+
+	unsigned outputs;			/* BE_OUT_* bits */
+	enum be_p12_password_policy p12_password;
+	unsigned p12_min_len;
+	unsigned p12_iterations;
+
+	unsigned approvals;			/* approvals needed; 0 = issued at once */
+	char **allow;				/* "role:<role>", "<principal>", "*" */
+	size_t n_allow;
+	bool keep_key;				/* keep an encrypted copy (PKCS#12) for download */
+	enum be_distribution distribution;
+	char *drop_dir;
+	bool pop_linking;			/* RFC 7030 3.5: challengePassword = channel binding */
+};
+
+/* Parses the "profiles" object (name -> profile) of the configuration; cas are the loaded CAs
+ * a profile names by "ca".  Every error names the key path ("profiles.IoT.key_usage[2]: ...").
+ * *out: array of *n profiles; caller be_profiles_free(). */
+int be_profiles_parse(const json_t *profiles, struct be_ca **cas, size_t n_cas,
+		      struct be_profile **out, size_t *n, struct be_err *e);
+void be_profiles_free(struct be_profile *p, size_t n);
+
+/* True when principal may use profile p. */
+bool be_profile_allows(const struct be_profile *p, const struct be_principal *principal);
+/* True when key spec k is among the profile's allowed key types. */
+bool be_profile_key_allowed(const struct be_profile *p, const struct be_keyspec *k);
+/* Comma-separated allowed key type names, for error sentences. */
+void be_profile_key_list(const struct be_profile *p, char *buf, size_t len);
+
+/* Names of key usage bits and EKU purposes as the configuration spells them. */
+int be_ku_parse(const char *name, unsigned *bit);
+int be_eku_parse(const char *name, const char **oid);
+const char *be_eku_name(const char *oid);
+
+#endif
