@@ -94,12 +94,49 @@ const struct gw_principal *gw_config_principal(const struct gw_config *cfg, cons
 /* Hashes a password for the configuration: "pbkdf2-sha256$<iter>$<salt>$<hash>" with a
  * random 16-byte salt.  *out malloc()ed; caller frees. */
 int gw_auth_hash_password(const char *password, unsigned iterations, char **out);
-/* Verifies password against a stored hash in constant time.  Successful verifications are
- * remembered (keyed by an HMAC of principal and password under a per-process key) so the slow
- * hash runs once per credential, not once per request. */
+/* Verifies password against a stored hash in constant time.  The stored hash is parsed
+ * strictly (iterations 1000..10000000, salt 8..64 bytes, hash 32 bytes, canonical base64);
+ * anything else never verifies.  Successful verifications are remembered in a fixed-size
+ * table keyed by HMAC-SHA256(per-process key, stored_hash || 0 || password), so the slow
+ * hash runs once per credential, not once per request.  Thread-safe. */
 bool gw_auth_check_password(const char *stored_hash, const char *password);
 /* "sha256$<hex>" of an API key.  *out malloc()ed; caller frees. */
 int gw_auth_hash_api_key(const char *key, char **out);
+
+/* Authenticates an Authorization header value "Basic <base64(user-id:password)>" (RFC 7617;
+ * the user-id has no ':', the password may).  *principal (borrowed from cfg) on success.
+ * Does the same password-hashing work whether the user exists or not.  Returns 0 or
+ * BE_E_UNAUTH (absent, malformed, over-long, unknown user, wrong password) with the reason
+ * in e; the reason never holds the password. */
+int gw_auth_basic(const struct gw_config *cfg, const char *authorization,
+		  const struct gw_principal **principal, struct be_err *e);
+/* Finds the principal holding API key `key` (compared as SHA-256 hashes, in constant time,
+ * over all principals and keys).  Returns 0 and *principal (borrowed) or BE_E_UNAUTH. */
+int gw_auth_api_key(const struct gw_config *cfg, const char *key,
+		    const struct gw_principal **principal, struct be_err *e);
+
+/* The CAs trusted for client certificates plus the principals' subjects, normalised.
+ * The server builds one at start from cfg->tls_client_ca_file (see gw_request.client_trust);
+ * code verifying forwarded certificates may build its own. */
+struct gw_client_trust;
+
+/* Loads the PEM CA certificates in ca_file and the cert_subjects of cfg's principals
+ * (RFC 4514; one that does not parse is BE_E_CONFIG).  cfg is borrowed for the lifetime of
+ * *out; caller frees with gw_client_trust_free(). */
+int gw_client_trust_new(const struct gw_config *cfg, const char *ca_file,
+			struct gw_client_trust **out, struct be_err *e);
+void gw_client_trust_free(struct gw_client_trust *t);
+/* Verifies a client certificate chain (DER, leaf first, as in gw_request.peer_certs): the
+ * leaf chains to a trusted CA, every certificate is within its validity, the leaf's key usage
+ * (when present) allows digitalSignature and its extended key usage (when present) includes
+ * clientAuth.  On success *subject (if not NULL) is the leaf's RFC 4514 subject (malloc()ed,
+ * caller frees) and, if principal is not NULL, *principal is the principal (borrowed) whose
+ * cert_subjects holds that subject; no such principal is BE_E_UNAUTH.  Pass principal NULL
+ * to verify only (EST re-enroll).  t may be NULL (no client CA): BE_E_UNAUTH.
+ * Returns 0 or BE_E_UNAUTH with the reason in e. */
+int gw_auth_client_cert(const struct gw_client_trust *t, const gnutls_datum_t *certs,
+			size_t n_certs, const struct gw_principal **principal, char **subject,
+			struct be_err *e);
 
 /* ---------------------------------------------------------------- requests and responses */
 
@@ -125,6 +162,9 @@ struct gw_request {
 	size_t binding_len;
 
 	const struct gw_config *cfg;	/* borrowed for the request's lifetime */
+	/* CAs for client certificates (from cfg->tls_client_ca_file), for
+	 * gw_auth_client_cert(); NULL when none is configured.  Borrowed. */
+	const struct gw_client_trust *client_trust;
 	void *impl;			/* the server's connection handle */
 };
 

@@ -6,11 +6,11 @@ gateway_libgateway_a_SOURCES = \
 	gateway/gw_config.c \
 	gateway/gw_auth.c \
 	gateway/gw_response.c \
-	gateway/gw_http.c
+	gateway/gw_http.c \
+	gateway/gw_cli.h \
+	gateway/gw_cli.c \
+	gateway/gw_init.c
 
 bin_PROGRAMS += certgate
-certgate_SOURCES = \
-	gateway/gw_main.c \
-	gateway/gw_init.c \
-	gateway/gw_cli.c
-certgate_LDADD = gateway/libgateway.a protocols/libprotocols.a backend/libbackend.a $(DEPS_LIBS)
+certgate_SOURCES = gateway/gw_main.c
+certgate_LDADD = protocols/libprotocols.a gateway/libgateway.a backend/libbackend.a $(DEPS_LIBS)

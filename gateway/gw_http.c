@@ -1,0 +1,1093 @@
+/*
+ * The HTTP(S) server: one libmicrohttpd daemon per configured listener, the access-handler
+ * lifecycle of libmicrohttpd's examples (first call allocates, middle calls take the upload,
+ * last call answers, the completion callback frees), routing by longest path prefix, and one
+ * access-log line per request.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "gw.h"
+
+/* RFC 8996: TLS 1.0 and 1.1 are never offered, whatever the configuration says. */
+#define DEFAULT_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define RFC8996_SUFFIX ":-VERS-TLS1.1:-VERS-TLS1.0"
+
+#define DEFAULT_CONN_MEMORY (64u * 1024u)
+#define DEFAULT_CONN_TIMEOUT 30u
+#define CONNECTION_LIMIT 1024u		/* per listener */
+#define LISTEN_BACKLOG 128
+#define MAX_ARGS 64
+#define PEM_FILE_MAX (1024u * 1024u)
+#define LOG_PATH_MAX 128
+#define LOG_FIELD_MAX 64
+#define STOP_GRACE_MS 10000
+#define DISCARD_MAX (1024u * 1024u)	/* upload bytes read and dropped past the cap */
+
+struct gw_listener {
+	struct gw_server *srv;
+	struct MHD_Daemon *daemon;
+	bool tls;
+	int unix_fd;			/* our socket until MHD owns it, else -1 */
+	char *unix_path;		/* unlinked at stop */
+	char name[160];			/* "127.0.0.1:8443", "unix:/run/x.sock" */
+};
+
+struct gw_server {
+	const struct gw_config *cfg;
+	struct gw_route *routes;	/* prefixes copied */
+	size_t n_routes;
+	struct gw_listener *ls;
+	size_t n_ls;
+	char *cert_pem, *key_pem, *ca_pem;
+	size_t key_pem_len;
+	char *priorities;
+	struct gw_client_trust *trust;
+	pthread_mutex_t lock;
+	unsigned long active;		/* requests between first call and completion */
+};
+
+struct gw_arg {
+	char *name, *value;		/* percent-decoded */
+};
+
+/* Per-request state: *con_cls of libmicrohttpd. */
+struct gw_conn {
+	struct gw_listener *l;
+	struct MHD_Connection *mhd;
+	bool started;			/* the access handler has seen this request */
+	uintptr_t raw_target;		/* where on_uri() saw the request target ... */
+	size_t raw_target_len;		/* ... and its length up to the first NUL */
+	struct gw_request req;
+	struct gw_response resp;
+	char *method, *path;
+	char peer[INET6_ADDRSTRLEN + 8];
+	unsigned char *body;
+	size_t body_len, body_cap;
+	size_t discarded;		/* upload bytes dropped after the cap was exceeded */
+	bool too_big;
+	bool queued;
+	unsigned status;		/* status queued, 0 = none */
+	struct gw_arg *args;
+	size_t n_args;
+	const struct gw_route *route;
+	struct timespec start;
+};
+
+static const unsigned char empty_body[1];
+
+/* ---------------------------------------------------------------- small helpers */
+
+static size_t
+cfg_max_body(const struct gw_config *cfg)
+{
+	return cfg->max_body;
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Reads a whole (PEM) file into a NUL-terminated buffer. */
+static int
+read_pem(const char *what, const char *path, char **out, size_t *outlen, struct be_err *e)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0, size = 0;
+	ssize_t n;
+	int fd = -1, rc;
+
+	*out = NULL;
+	if (path == NULL) {
+		rc = be_err_set(e, BE_E_CONFIG, "%s: no file configured", what);
+		goto out;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		rc = be_err_set(e, BE_E_IO, "%s: %s: %s", what, path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (size_t)st.st_size > PEM_FILE_MAX) {
+		rc = be_err_set(e, BE_E_CONFIG, "%s: %s: not a regular file of 1..%u bytes",
+				what, path, PEM_FILE_MAX);
+		goto out;
+	}
+	size = (size_t)st.st_size;
+	buf = malloc(size + 1);
+	if (buf == NULL) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	while (got < size) {
+		n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = be_err_set(e, BE_E_IO, "%s: %s: short read", what, path);
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	if (strlen(buf) != got) {
+		rc = be_err_set(e, BE_E_CONFIG, "%s: %s: NUL byte in PEM file", what, path);
+		goto out;
+	}
+	*out = buf;
+	if (outlen != NULL)
+		*outlen = got;
+	buf = NULL;
+	rc = 0;
+out:
+	if (buf != NULL) {
+		be_memzero(buf, size + 1);
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Strict percent-decoding of a query-string key or value (MHD already turned '+' into
+ * ' ').  Refuses malformed escapes and %00.  *out malloc()ed.  0 or -1. */
+static int
+pct_decode(const char *in, char **out)
+{
+	size_t i, o = 0, len = strlen(in);
+	char *s;
+	int hi, lo;
+
+	*out = NULL;
+	s = malloc(len + 1);
+	if (s == NULL)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (in[i] != '%') {
+			s[o++] = in[i];
+			continue;
+		}
+		/* a NUL terminator is no hex digit, so this never reads past it */
+		hi = hexval((unsigned char)in[i + 1]);
+		lo = hi >= 0 ? hexval((unsigned char)in[i + 2]) : -1;
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(s);
+			return -1;
+		}
+		s[o++] = (char)((hi << 4) | lo);
+		i += 2;
+	}
+	s[o] = '\0';
+	*out = s;
+	return 0;
+}
+
+/* The raw path must be origin-form (RFC 9112 section 3.2.1): printable ASCII, every '%'
+ * followed by two hex digits (RFC 3986 section 2.1), and no %00.  NULL or the reason. */
+static const char *
+path_refusal(const char *p)
+{
+	size_t i;
+
+	if (p == NULL || p[0] != '/')
+		return "RFC 9112 section 3.2.1: request target is not an absolute path";
+	for (i = 0; p[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c <= 0x20 || c >= 0x7f)
+			return "RFC 3986 section 2: invalid character in path";
+		if (c != '%')
+			continue;
+		if (hexval((unsigned char)p[i + 1]) < 0 || hexval((unsigned char)p[i + 2]) < 0)
+			return "RFC 3986 section 2.1: malformed percent-encoding in path";
+		if (p[i + 1] == '0' && p[i + 2] == '0')
+			return "encoded NUL (%00) in path";
+		i += 2;
+	}
+	return NULL;
+}
+
+static const struct gw_route *
+route_find(const struct gw_server *srv, const char *path)
+{
+	const struct gw_route *best = NULL;
+	size_t i, len, best_len = 0;
+
+	for (i = 0; i < srv->n_routes; i++) {
+		len = strlen(srv->routes[i].prefix);
+		if (strncmp(path, srv->routes[i].prefix, len) == 0 &&
+		    (best == NULL || len > best_len)) {
+			best = &srv->routes[i];
+			best_len = len;
+		}
+	}
+	return best;
+}
+
+/* Copies src into dst for the log: printable ASCII but space, '"' and '\\' as is, the rest
+ * as %XX; at most max source bytes, "..." when cut. */
+static void
+log_field(char *dst, size_t cap, const char *src, size_t max)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+
+	if (src == NULL)
+		src = "-";
+	for (i = 0; src[i] != '\0' && o + 4 < cap; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (i >= max) {
+			dst[o++] = '.';
+			dst[o++] = '.';
+			dst[o++] = '.';
+			break;
+		}
+		if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			dst[o++] = (char)c;
+		} else {
+			dst[o++] = '%';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
+	}
+	dst[o] = '\0';
+}
+
+static const char *
+term_name(enum MHD_RequestTerminationCode toe)
+{
+	switch (toe) {
+	case MHD_REQUEST_TERMINATED_COMPLETED_OK:		return "ok";
+	case MHD_REQUEST_TERMINATED_WITH_ERROR:			return "error";
+	case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:		return "timeout";
+	case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:		return "shutdown";
+	case MHD_REQUEST_TERMINATED_READ_ERROR:			return "read-error";
+	case MHD_REQUEST_TERMINATED_CLIENT_ABORT:		return "client-abort";
+	default:						return "other";
+	}
+}
+
+static void
+log_access(const struct gw_conn *c, enum MHD_RequestTerminationCode toe)
+{
+	char method[LOG_FIELD_MAX + 8], path[LOG_PATH_MAX * 3 + 8];
+	char principal[LOG_FIELD_MAX * 3 + 8], profile[LOG_FIELD_MAX * 3 + 8];
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(now.tv_sec - c->start.tv_sec) * 1000 +
+	     (now.tv_nsec - c->start.tv_nsec) / 1000000;
+	log_field(method, sizeof(method), c->method, 16);
+	log_field(path, sizeof(path), c->path, LOG_PATH_MAX);
+	log_field(principal, sizeof(principal), c->resp.principal, LOG_FIELD_MAX);
+	log_field(profile, sizeof(profile), c->resp.profile, LOG_FIELD_MAX);
+	fprintf(stderr, "certgate: access id=%s peer=%s method=%s path=\"%s\" status=%u "
+		"adapter=%s op=%s principal=%s profile=%s bytes=%zu ms=%lld end=%s\n",
+		c->req.id, c->peer, method, path, c->status,
+		c->resp.adapter != NULL ? c->resp.adapter : "-",
+		c->resp.operation != NULL ? c->resp.operation : "-",
+		principal, profile, c->queued ? c->resp.body_len : 0, ms, term_name(toe));
+}
+
+/* ---------------------------------------------------------------- per-request state */
+
+static void
+conn_free(struct gw_conn *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	gw_response_clear(&c->resp);
+	for (i = 0; i < c->req.n_peer_certs; i++)
+		be_datum_free(&c->req.peer_certs[i]);
+	be_memzero(c->req.binding, sizeof(c->req.binding));
+	if (c->body != NULL)
+		be_memzero(c->body, c->body_cap);
+	free(c->body);
+	for (i = 0; i < c->n_args; i++) {
+		free(c->args[i].name);
+		free(c->args[i].value);
+	}
+	free(c->args);
+	free(c->method);
+	free(c->path);
+	free(c);
+}
+
+static void
+peer_text(struct MHD_Connection *mhd, char *buf, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	snprintf(buf, cap, "?");
+	ci = MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	sa = ci->client_addr;
+	if (sa->sa_family == AF_INET) {
+		if (inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+			      buf, (socklen_t)cap) == NULL)
+			snprintf(buf, cap, "?");
+	} else if (sa->sa_family == AF_INET6) {
+		if (inet_ntop(AF_INET6,
+			      &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			      buf, (socklen_t)cap) == NULL)
+			snprintf(buf, cap, "?");
+	} else if (sa->sa_family == AF_UNIX) {
+		snprintf(buf, cap, "unix");
+	}
+}
+
+/* Completes the state on_uri() allocated, at the access handler's first call. */
+static int
+conn_start(struct gw_conn *c, const char *url, const char *method)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[8];
+	size_t i;
+
+	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0)
+		return BE_E_CRYPTO;
+	for (i = 0; i < sizeof(rnd); i++) {
+		c->req.id[2 * i] = hex[rnd[i] >> 4];
+		c->req.id[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	c->req.id[16] = '\0';
+	c->method = strdup(method != NULL ? method : "");
+	c->path = strdup(url != NULL ? url : "");
+	if (c->method == NULL || c->path == NULL)
+		return BE_E_NOMEM;
+	peer_text(c->mhd, c->peer, sizeof(c->peer));
+	c->req.method = c->method;
+	c->req.path = c->path;
+	c->req.peer = c->peer;
+	c->req.tls = c->l->tls;
+	c->req.cfg = c->l->srv->cfg;
+	c->req.client_trust = c->l->srv->trust;
+	c->req.impl = c;
+	c->req.body = empty_body;
+	c->started = true;
+	return 0;
+}
+
+/* libmicrohttpd 0.9.75 hands the access handler a request target cut at a raw NUL byte.
+ * The target as on_uri() saw it runs up to the space before the HTTP version, which the
+ * version string follows in the same buffer: when that span is longer than the string,
+ * the target held a NUL. */
+static bool
+target_has_nul(const struct gw_conn *c, const char *url, const char *version)
+{
+	uintptr_t u = (uintptr_t)url, v = (uintptr_t)version;
+
+	if (u != c->raw_target || version == NULL || version[0] == '\0' || v <= u ||
+	    v - u > 65536)
+		return false;
+	return v - u - 1 != c->raw_target_len;
+}
+
+struct arg_walk {
+	struct gw_conn *c;
+	bool bad;
+};
+
+static enum MHD_Result
+arg_collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct arg_walk *w = cls;
+	struct gw_conn *c = w->c;
+	struct gw_arg *a;
+
+	if (c->n_args >= MAX_ARGS) {
+		w->bad = true;
+		return MHD_NO;
+	}
+	if (c->args == NULL) {
+		c->args = calloc(MAX_ARGS, sizeof(*c->args));
+		if (c->args == NULL) {
+			w->bad = true;
+			return MHD_NO;
+		}
+	}
+	a = &c->args[c->n_args];
+	if (pct_decode(key != NULL ? key : "", &a->name) != 0 ||
+	    pct_decode(value != NULL ? value : "", &a->value) != 0) {
+		free(a->name);
+		a->name = NULL;
+		w->bad = true;
+		return MHD_NO;
+	}
+	c->n_args++;
+	return MHD_YES;
+}
+
+/* RFC 7030 3.5 channel binding and the presented certificate chain. */
+static int
+conn_tls_info(struct gw_conn *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *peers;
+	gnutls_datum_t cb = { NULL, 0 };
+	gnutls_session_t s;
+	unsigned n = 0, i;
+	int rc = 0;
+
+	ci = MHD_get_connection_info(c->mhd, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		goto out;
+	s = (gnutls_session_t)ci->tls_session;
+	peers = gnutls_certificate_get_peers(s, &n);
+	if (peers == NULL)
+		n = 0;
+	if (n > GW_MAX_PEER_CERTS)
+		n = GW_MAX_PEER_CERTS;
+	for (i = 0; i < n; i++) {
+		c->req.peer_certs[i].data = gnutls_malloc(peers[i].size > 0 ? peers[i].size : 1);
+		if (c->req.peer_certs[i].data == NULL) {
+			rc = BE_E_NOMEM;
+			goto out;
+		}
+		memcpy(c->req.peer_certs[i].data, peers[i].data, peers[i].size);
+		c->req.peer_certs[i].size = peers[i].size;
+		c->req.n_peer_certs++;
+	}
+	/* tls-unique (RFC 5929) on TLS 1.2; tls-exporter (RFC 9266) on TLS 1.3 */
+	if (gnutls_session_channel_binding(s, gnutls_protocol_get_version(s) == GNUTLS_TLS1_3 ?
+					   GNUTLS_CB_TLS_EXPORTER : GNUTLS_CB_TLS_UNIQUE,
+					   &cb) == 0 &&
+	    cb.size > 0 && cb.size <= sizeof(c->req.binding)) {
+		memcpy(c->req.binding, cb.data, cb.size);
+		c->req.binding_len = cb.size;
+	}
+out:
+	be_datum_wipe(&cb);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- answering */
+
+static enum MHD_Result
+conn_queue(struct gw_conn *c)
+{
+	struct MHD_Response *r = NULL;
+	enum MHD_Result ret = MHD_NO;
+	size_t i;
+
+	if (c->resp.status < 100 || c->resp.status > 599) {
+		fprintf(stderr, "certgate: id=%s: adapter set HTTP status %u; answering 500\n",
+			c->req.id, c->resp.status);
+		gw_response_clear(&c->resp);
+		if (gw_response_text(&c->resp, 500, "internal error") != 0)
+			goto out;
+	}
+	r = MHD_create_response_from_buffer(c->resp.body_len,
+					    c->resp.body != NULL ? (void *)c->resp.body :
+					    (void *)(uintptr_t)empty_body,
+					    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		goto out;
+	if (c->resp.content_type != NULL &&
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, c->resp.content_type) != MHD_YES)
+		goto out;
+	if (c->resp.secret &&
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
+		goto out;
+	for (i = 0; i < c->resp.n_headers; i++)
+		if (MHD_add_response_header(r, c->resp.headers[i].name,
+					    c->resp.headers[i].value) != MHD_YES)
+			fprintf(stderr, "certgate: id=%s: header %s refused by libmicrohttpd\n",
+				c->req.id, c->resp.headers[i].name);
+	ret = MHD_queue_response(c->mhd, c->resp.status, r);
+	if (ret == MHD_YES) {
+		c->queued = true;
+		c->status = c->resp.status;
+	}
+out:
+	if (r != NULL)
+		MHD_destroy_response(r);
+	return ret;
+}
+
+/* A plain-text answer of the server itself (400, 404, 413, 500). */
+static enum MHD_Result
+conn_error(struct gw_conn *c, unsigned status, const char *reason)
+{
+	gw_response_clear(&c->resp);
+	if (gw_response_text(&c->resp, status, "%s", reason) != 0)
+		return MHD_NO;
+	return conn_queue(c);
+}
+
+/* Parses a Content-Length value; SIZE_MAX when it does not fit. */
+static size_t
+content_length(const char *v)
+{
+	size_t n = 0;
+
+	for (; *v >= '0' && *v <= '9'; v++) {
+		if (n > (SIZE_MAX - 9) / 10)
+			return SIZE_MAX;
+		n = n * 10 + (size_t)(*v - '0');
+	}
+	return n;
+}
+
+static enum MHD_Result
+conn_first(struct gw_conn *c, const char *url, const char *version)
+{
+	const struct gw_config *cfg = c->l->srv->cfg;
+	struct arg_walk w = { c, false };
+	const char *why, *cl;
+
+	if (target_has_nul(c, url, version))
+		return conn_error(c, 400, "NUL byte in request target");
+	why = path_refusal(c->path);
+	if (why != NULL)
+		return conn_error(c, 400, why);
+	MHD_get_connection_values(c->mhd, MHD_GET_ARGUMENT_KIND, arg_collect, &w);
+	if (w.bad)
+		return conn_error(c, 400, "RFC 3986 section 3.4: malformed query string");
+	c->route = route_find(c->l->srv, c->path);
+	if (c->route == NULL)
+		return conn_error(c, 404, "no such resource");
+	cl = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
+					 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL && content_length(cl) > cfg_max_body(cfg)) {
+		c->too_big = true;
+		return conn_error(c, 413, "request body larger than the limit");
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result
+conn_upload(struct gw_conn *c, const char *data, size_t len)
+{
+	size_t max = cfg_max_body(c->l->srv->cfg), cap;
+	unsigned char *nb;
+
+	if (c->too_big || len > max - c->body_len) {
+		/* Past the cap.  libmicrohttpd 0.9.75 cannot answer in the middle of an upload
+		 * (MHD_queue_response() fails), so the rest is read and dropped and the 413
+		 * goes out at the last call; a client that sends more than DISCARD_MAX beyond
+		 * the cap loses the connection instead. */
+		if (!c->too_big && c->body != NULL)
+			be_memzero(c->body, c->body_cap);
+		c->too_big = true;
+		c->body_len = 0;
+		c->discarded += len;
+		return c->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+	}
+	if (c->body_len + len > c->body_cap) {
+		cap = c->body_cap > 0 ? c->body_cap : 4096;
+		while (cap < c->body_len + len)
+			cap = cap > max / 2 ? max : cap * 2;
+		nb = malloc(cap);
+		if (nb == NULL)
+			return MHD_NO;
+		if (c->body != NULL) {
+			memcpy(nb, c->body, c->body_len);
+			be_memzero(c->body, c->body_cap);
+			free(c->body);
+		}
+		c->body = nb;
+		c->body_cap = cap;
+	}
+	memcpy(c->body + c->body_len, data, len);
+	c->body_len += len;
+	return MHD_YES;
+}
+
+static enum MHD_Result
+conn_last(struct gw_conn *c)
+{
+	int rc;
+
+	if (c->too_big)
+		return conn_error(c, 413, "request body larger than the limit");
+	rc = conn_tls_info(c);
+	if (rc != 0)
+		return conn_error(c, 500, "internal error");
+	if (c->body != NULL)
+		c->req.body = c->body;
+	c->req.body_len = c->body_len;
+	rc = c->route->handle(&c->req, &c->resp);
+	if (rc < 0) {
+		fprintf(stderr, "certgate: id=%s: handler for %s failed: %s\n", c->req.id,
+			c->route->prefix, be_err_name(rc));
+		return conn_error(c, 500, "internal error");
+	}
+	return conn_queue(c);
+}
+
+static enum MHD_Result
+on_access(void *cls, struct MHD_Connection *mhd, const char *url, const char *method,
+	  const char *version, const char *upload_data, size_t *upload_data_size,
+	  void **con_cls)
+{
+	struct gw_listener *l = cls;
+	struct gw_conn *c = *con_cls;
+
+	if (c == NULL)
+		return MHD_NO;		/* on_uri() ran out of memory */
+	if (!c->started) {
+		if (conn_start(c, url, method) != 0)
+			return MHD_NO;
+		pthread_mutex_lock(&l->srv->lock);
+		l->srv->active++;
+		pthread_mutex_unlock(&l->srv->lock);
+		return conn_first(c, url, version);
+	}
+	if (c->queued) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		return conn_upload(c, upload_data, n);
+	}
+	return conn_last(c);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
+	     enum MHD_RequestTerminationCode toe)
+{
+	struct gw_server *srv = cls;
+	struct gw_conn *c = *con_cls;
+
+	if (c == NULL)
+		return;
+	*con_cls = NULL;
+	if (!c->started) {		/* libmicrohttpd refused the request itself */
+		conn_free(c);
+		return;
+	}
+	log_access(c, toe);
+	conn_free(c);
+	pthread_mutex_lock(&srv->lock);
+	srv->active--;
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* Called once per request before libmicrohttpd splits off the query or unescapes anything
+ * (its documented place to create per-request state, freed in on_completed). */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *mhd)
+{
+	struct gw_conn *c;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &c->start);
+	c->l = cls;
+	c->mhd = mhd;
+	c->raw_target = (uintptr_t)uri;
+	c->raw_target_len = strlen(uri);
+	return c;
+}
+
+/* Leaves the path exactly as sent: adapters see "%2e%2e", not "..". */
+static size_t
+unescape_none(void *cls, struct MHD_Connection *mhd, char *s)
+{
+	return strlen(s);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t len;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = strlen(msg);
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+		msg[--len] = '\0';
+	fprintf(stderr, "certgate: libmicrohttpd: %s\n", msg);
+}
+
+/* ---------------------------------------------------------------- requests (gw.h) */
+
+const char *
+gw_request_header(const struct gw_request *r, const char *name)
+{
+	const struct gw_conn *c = r->impl;
+
+	if (c == NULL || name == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, name);
+}
+
+const char *
+gw_request_arg(const struct gw_request *r, const char *name)
+{
+	const struct gw_conn *c = r->impl;
+	size_t i;
+
+	if (c == NULL || name == NULL)
+		return NULL;
+	for (i = 0; i < c->n_args; i++)
+		if (strcmp(c->args[i].name, name) == 0)
+			return c->args[i].value;
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- listeners */
+
+static int
+unix_listen(struct gw_listener *l, const char *path, struct be_err *e)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd = -1, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		rc = be_err_set(e, BE_E_CONFIG, "listen %s: path too long", path);
+		goto out;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			rc = be_err_set(e, BE_E_CONFIG, "listen %s: exists and is not a socket",
+					path);
+			goto out;
+		}
+		if (unlink(path) != 0) {
+			rc = be_err_set(e, BE_E_IO, "listen %s: cannot remove the stale socket: %s",
+					path, strerror(errno));
+			goto out;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (const struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		rc = be_err_set(e, BE_E_IO, "listen %s: %s", path, strerror(errno));
+		goto out;
+	}
+	l->unix_path = strdup(path);
+	if (l->unix_path == NULL) {
+		unlink(path);
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (chmod(path, 0660) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+		rc = be_err_set(e, BE_E_IO, "listen %s: %s", path, strerror(errno));
+		goto out;
+	}
+	l->unix_fd = fd;
+	fd = -1;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+#define OPT(o, v, p) do { ops[n].option = (o); ops[n].value = (intptr_t)(v); \
+			  ops[n].ptr_value = (p); n++; } while (0)
+
+static int
+listener_start(struct gw_server *srv, struct gw_listener *l, const struct gw_listen *cl,
+	       struct be_err *e)
+{
+	const struct gw_config *cfg = srv->cfg;
+	struct MHD_OptionItem ops[24];
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	size_t n = 0;
+	int rc;
+
+	l->srv = srv;
+	l->unix_fd = -1;
+	l->tls = cl->tls;
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL);	/* libmicrohttpd wants it first */
+	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+		flags |= MHD_USE_EPOLL;
+	if (cl->unix_path != NULL) {
+		snprintf(l->name, sizeof(l->name), "unix:%s", cl->unix_path);
+		rc = unix_listen(l, cl->unix_path, e);
+		if (rc != 0)
+			goto out;
+		OPT(MHD_OPTION_LISTEN_SOCKET, l->unix_fd, NULL);
+	} else {
+		if (cl->address == NULL || cl->port == 0 || cl->port > 65535) {
+			rc = be_err_set(e, BE_E_CONFIG, "listen: an address and a port 1..65535 "
+					"are needed");
+			goto out;
+		}
+		memset(&sin, 0, sizeof(sin));
+		memset(&sin6, 0, sizeof(sin6));
+		if (inet_pton(AF_INET, cl->address, &sin.sin_addr) == 1) {
+			snprintf(l->name, sizeof(l->name), "%s:%u", cl->address, cl->port);
+			sin.sin_family = AF_INET;
+			sin.sin_port = htons((uint16_t)cl->port);
+			OPT(MHD_OPTION_SOCK_ADDR, 0, &sin);
+		} else if (inet_pton(AF_INET6, cl->address, &sin6.sin6_addr) == 1) {
+			snprintf(l->name, sizeof(l->name), "[%s]:%u", cl->address, cl->port);
+			sin6.sin6_family = AF_INET6;
+			sin6.sin6_port = htons((uint16_t)cl->port);
+			flags |= MHD_USE_IPv6;
+			OPT(MHD_OPTION_SOCK_ADDR, 0, &sin6);
+		} else {
+			rc = be_err_set(e, BE_E_CONFIG, "listen %s: not an IPv4 or IPv6 address",
+					cl->address);
+			goto out;
+		}
+		if (cfg->per_ip_connections > 0)
+			OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections, NULL);
+	}
+	if (cl->tls) {
+		flags |= MHD_USE_TLS;
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert_pem);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key_pem);
+		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, srv->priorities);
+		if (srv->ca_pem != NULL)
+			OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, srv->ca_pem);
+	}
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    cfg->conn_memory > 0 ? cfg->conn_memory : DEFAULT_CONN_MEMORY, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT,
+	    cfg->conn_timeout > 0 ? cfg->conn_timeout : DEFAULT_CONN_TIMEOUT, NULL);
+	OPT(MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, NULL);
+	OPT(MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG, NULL);
+	if (cfg->threads > 1)
+		OPT(MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL);
+	OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, l);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv);
+	OPT(MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL);
+	OPT(MHD_OPTION_END, 0, NULL);
+
+	l->daemon = MHD_start_daemon(flags, (uint16_t)cl->port, NULL, NULL, on_access, l,
+				     MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+	if (l->daemon == NULL) {
+		rc = be_err_set(e, BE_E_IO, "listen %s%s: libmicrohttpd could not start the "
+				"listener (address in use, or bad TLS certificate, key or "
+				"priorities)", l->name, cl->tls ? " (TLS)" : "");
+		goto out;
+	}
+	l->unix_fd = -1;		/* MHD owns it now */
+	rc = 0;
+out:
+	return rc;
+}
+
+#undef OPT
+
+static void
+listener_stop(struct gw_listener *l, MHD_socket quiesced)
+{
+	if (l->daemon != NULL)
+		MHD_stop_daemon(l->daemon);
+	l->daemon = NULL;
+	if (quiesced != MHD_INVALID_SOCKET)
+		close(quiesced);
+	if (l->unix_fd >= 0)
+		close(l->unix_fd);
+	l->unix_fd = -1;
+	if (l->unix_path != NULL)
+		unlink(l->unix_path);
+	free(l->unix_path);
+	l->unix_path = NULL;
+}
+
+/* ---------------------------------------------------------------- server */
+
+static void
+server_free(struct gw_server *srv)
+{
+	size_t i;
+
+	if (srv == NULL)
+		return;
+	for (i = 0; i < srv->n_ls; i++)
+		listener_stop(&srv->ls[i], MHD_INVALID_SOCKET);
+	free(srv->ls);
+	for (i = 0; i < srv->n_routes; i++)
+		free((char *)(uintptr_t)srv->routes[i].prefix);
+	free(srv->routes);
+	free(srv->cert_pem);
+	if (srv->key_pem != NULL)
+		be_memzero(srv->key_pem, srv->key_pem_len);
+	free(srv->key_pem);
+	free(srv->ca_pem);
+	free(srv->priorities);
+	gw_client_trust_free(srv->trust);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+}
+
+static int
+server_tls_setup(struct gw_server *srv, struct be_err *e)
+{
+	const struct gw_config *cfg = srv->cfg;
+	const char *base;
+	size_t len;
+	int rc;
+
+	rc = read_pem("tls.cert", cfg->tls_cert_file, &srv->cert_pem, NULL, e);
+	if (rc != 0)
+		goto out;
+	rc = read_pem("tls.key", cfg->tls_key_file, &srv->key_pem, &srv->key_pem_len, e);
+	if (rc != 0)
+		goto out;
+	base = cfg->tls_priorities != NULL ? cfg->tls_priorities : DEFAULT_PRIORITIES;
+	len = strlen(base) + strlen(RFC8996_SUFFIX) + 1;
+	srv->priorities = malloc(len);
+	if (srv->priorities == NULL) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(srv->priorities, len, "%s%s", base, RFC8996_SUFFIX);
+	rc = 0;
+out:
+	return rc;
+}
+
+int
+gw_server_start(const struct gw_config *cfg, const struct gw_route *routes, size_t n_routes,
+		struct gw_server **out, struct be_err *e)
+{
+	struct gw_server *srv = NULL;
+	bool any_tls = false;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (cfg == NULL || cfg->n_listen == 0) {
+		rc = be_err_set(e, BE_E_CONFIG, "listen: no listener configured");
+		goto out;
+	}
+	if (cfg->max_body == 0) {
+		rc = be_err_set(e, BE_E_CONFIG, "limits.max_body: must be positive");
+		goto out;
+	}
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	pthread_mutex_init(&srv->lock, NULL);
+	srv->cfg = cfg;
+	if (n_routes > 0) {
+		srv->routes = calloc(n_routes, sizeof(*srv->routes));
+		if (srv->routes == NULL) {
+			rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	for (i = 0; i < n_routes; i++) {
+		if (routes[i].prefix == NULL || routes[i].prefix[0] != '/' ||
+		    routes[i].handle == NULL) {
+			rc = be_err_set(e, BE_E_INTERNAL, "route %zu: bad prefix or handler", i);
+			goto out;
+		}
+		srv->routes[i].prefix = strdup(routes[i].prefix);
+		if (srv->routes[i].prefix == NULL) {
+			rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+			goto out;
+		}
+		srv->routes[i].handle = routes[i].handle;
+		srv->n_routes++;
+	}
+	for (i = 0; i < cfg->n_listen; i++)
+		if (cfg->listen[i].tls)
+			any_tls = true;
+	if (any_tls) {
+		rc = server_tls_setup(srv, e);
+		if (rc != 0)
+			goto out;
+	}
+	if (cfg->tls_client_ca_file != NULL) {
+		rc = gw_client_trust_new(cfg, cfg->tls_client_ca_file, &srv->trust, e);
+		if (rc != 0)
+			goto out;
+		if (any_tls) {
+			rc = read_pem("tls.client_ca", cfg->tls_client_ca_file, &srv->ca_pem, NULL, e);
+			if (rc != 0)
+				goto out;
+		}
+	}
+	srv->ls = calloc(cfg->n_listen, sizeof(*srv->ls));
+	if (srv->ls == NULL) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < cfg->n_listen; i++) {
+		srv->n_ls++;
+		rc = listener_start(srv, &srv->ls[i], &cfg->listen[i], e);
+		if (rc != 0)
+			goto out;
+	}
+	*out = srv;
+	srv = NULL;
+	rc = 0;
+out:
+	server_free(srv);
+	return rc;
+}
+
+void
+gw_server_stop(struct gw_server *srv)
+{
+	MHD_socket *fds = NULL;
+	struct timespec nap = { 0, 10 * 1000 * 1000 };
+	unsigned long active;
+	size_t i;
+	int waited;
+
+	if (srv == NULL)
+		return;
+	fds = calloc(srv->n_ls > 0 ? srv->n_ls : 1, sizeof(*fds));
+	for (i = 0; i < srv->n_ls; i++) {
+		MHD_socket s = MHD_INVALID_SOCKET;
+
+		if (srv->ls[i].daemon != NULL)
+			s = MHD_quiesce_daemon(srv->ls[i].daemon);
+		if (fds != NULL)
+			fds[i] = s;
+	}
+	/* Requests in flight finish; idle keep-alive connections are closed by the stop. */
+	for (waited = 0; waited < STOP_GRACE_MS; waited += 10) {
+		pthread_mutex_lock(&srv->lock);
+		active = srv->active;
+		pthread_mutex_unlock(&srv->lock);
+		if (active == 0)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	for (i = 0; i < srv->n_ls; i++)
+		listener_stop(&srv->ls[i], fds != NULL ? fds[i] : MHD_INVALID_SOCKET);
+	free(fds);
+	server_free(srv);
+}
