@@ -1,5 +1,5 @@
 # tests/: TAP unit tests per module and end-to-end tests against the real daemon.
-TEST_LDADD = gateway/libgateway.a protocols/libprotocols.a backend/libbackend.a $(DEPS_LIBS)
+TEST_LDADD = protocols/libprotocols.a gateway/libgateway.a backend/libbackend.a $(DEPS_LIBS)
 
 unit_tests = \
 	tests/test-be-name \
