@@ -10,24 +10,56 @@
 #include "be_asn1.h"
 
 extern const asn1_static_node certgate_asn1_tab[];
+extern const asn1_static_node cms_asn1_tab[];
+extern const asn1_static_node est_asn1_tab[];
 
-static asn1_node defs;
+/* One entry per .asn module; a type name "MODULE.Type" picks its module. */
+static struct {
+	const char *name;
+	const asn1_static_node *tab;
+	asn1_node defs;
+} modules[] = {
+	{ "CERTGATE", certgate_asn1_tab, NULL },
+	{ "CMS", cms_asn1_tab, NULL },
+	{ "EST", est_asn1_tab, NULL },
+};
+static bool loaded_ok;
 static pthread_once_t defs_once = PTHREAD_ONCE_INIT;
 
 static void
 defs_load(void)
 {
 	char msg[ASN1_MAX_ERROR_DESCRIPTION_SIZE];
+	size_t i;
 
-	if (asn1_array2tree(certgate_asn1_tab, &defs, msg) != ASN1_SUCCESS)
-		defs = NULL;
+	loaded_ok = true;
+	for (i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
+		if (asn1_array2tree(modules[i].tab, &modules[i].defs, msg) != ASN1_SUCCESS) {
+			modules[i].defs = NULL;
+			loaded_ok = false;
+		}
+	}
 }
 
 asn1_node
 be_asn1_defs(void)
 {
 	pthread_once(&defs_once, defs_load);
-	return defs;
+	return loaded_ok ? modules[0].defs : NULL;
+}
+
+asn1_node
+be_asn1_module(const char *type)
+{
+	size_t i, n;
+
+	pthread_once(&defs_once, defs_load);
+	for (i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
+		n = strlen(modules[i].name);
+		if (strncmp(type, modules[i].name, n) == 0 && type[n] == '.')
+			return modules[i].defs;
+	}
+	return NULL;
 }
 
 int
@@ -40,8 +72,8 @@ be_asn1_decode(const char *type, const unsigned char *der, size_t len, const cha
 	int consumed, rc = BE_OK;
 
 	*out = NULL;
-	if ((d = be_asn1_defs()) == NULL) {
-		rc = be_err_set(e, BE_E_INTERNAL, "ASN.1 definitions did not load");
+	if ((d = be_asn1_module(type)) == NULL) {
+		rc = be_err_set(e, BE_E_INTERNAL, "ASN.1 definitions for %s did not load", type);
 		goto out;
 	}
 	if (len > INT32_MAX) {

@@ -9,9 +9,13 @@
 
 #include "be.h"
 
-/* The loaded definitions, borrowed; NULL only if loading failed (a build bug).  Thread-safe:
- * the first call loads them. */
+/* The CERTGATE module's definitions, borrowed; NULL if any module failed to load (a build
+ * bug).  Thread-safe: the first call loads every module. */
 asn1_node be_asn1_defs(void);
+
+/* The definitions of the module a type name ("CMS.EnvelopedData") belongs to, borrowed, or
+ * NULL for an unknown module.  Use with asn1_create_element(). */
+asn1_node be_asn1_module(const char *type);
 
 /* Creates an element of type name ("CERTGATE.DirectoryString") and decodes der into it with
  * strict DER; the whole input must be consumed.  *out is a new element the caller deletes

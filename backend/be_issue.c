@@ -465,7 +465,7 @@ approval_flow(struct be_ctx *ctx, const struct be_request *req, struct be_result
 		*request_id = req->approved_request;
 		return 0;
 	}
-	if (req->profile->approvals == 0)
+	if (req->profile->approvals == 0 && !req->hold)
 		return 0;
 	if (key == NULL) {
 		if ((rc = idem_digest(req, idem, sizeof(idem))) != BE_OK)
@@ -518,7 +518,7 @@ again:
 	rec.adapter = (char *)req->adapter;
 	rec.idem_key = (char *)key;
 	rec.status = BE_REQ_PENDING;
-	rec.approvals_needed = req->profile->approvals;
+	rec.approvals_needed = req->profile->approvals > 0 ? req->profile->approvals : 1;
 	if (req->csr != NULL)
 		rec.csr_der = req->csr->der;
 	rec.data = (char *)req->data;

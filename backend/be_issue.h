@@ -73,6 +73,9 @@ struct be_request {
 	const char *idem_key;
 	const char *data;
 	int64_t approved_request;
+	/* Store as an open request even when the profile needs no approval (an administrator's
+	 * "new signing request" that someone signs later). */
+	bool hold;
 };
 
 struct be_result {

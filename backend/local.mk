@@ -14,14 +14,22 @@ backend_libbackend_a_SOURCES = \
 	backend/be_encode.c \
 	backend/be_store.h backend/be_store.c \
 	backend/be_ca.h backend/be_ca.c \
+	backend/be_cert.h backend/be_cert.c \
 	backend/be_profile.h backend/be_profile.c \
 	backend/be_issue.h backend/be_issue.c
-nodist_backend_libbackend_a_SOURCES = backend/certgate_asn1_tab.c
 
-BUILT_SOURCES += backend/certgate_asn1_tab.c
-CLEANFILES += backend/certgate_asn1_tab.c
-EXTRA_DIST += backend/certgate.asn
+# ASN.1 modules: each backend/NAME.asn becomes NAME_asn1_tab.c, loaded by be_asn1.c.
+asn1_tabs = backend/certgate_asn1_tab.c backend/cms_asn1_tab.c backend/est_asn1_tab.c
+nodist_backend_libbackend_a_SOURCES = $(asn1_tabs)
 
+BUILT_SOURCES += $(asn1_tabs)
+CLEANFILES += $(asn1_tabs)
+EXTRA_DIST += backend/certgate.asn backend/cms.asn backend/est.asn
+
+ASN1_GEN = $(AM_V_GEN)$(MKDIR_P) backend && $(ASN1PARSER) -o $@
 backend/certgate_asn1_tab.c: $(top_srcdir)/backend/certgate.asn
-	$(AM_V_GEN)$(MKDIR_P) backend && \
-	$(ASN1PARSER) -o $@ -n certgate_asn1_tab $(top_srcdir)/backend/certgate.asn
+	$(ASN1_GEN) -n certgate_asn1_tab $(top_srcdir)/backend/certgate.asn
+backend/cms_asn1_tab.c: $(top_srcdir)/backend/cms.asn
+	$(ASN1_GEN) -n cms_asn1_tab $(top_srcdir)/backend/cms.asn
+backend/est_asn1_tab.c: $(top_srcdir)/backend/est.asn
+	$(ASN1_GEN) -n est_asn1_tab $(top_srcdir)/backend/est.asn

@@ -43,6 +43,44 @@ struct gw_principal {
 	size_t n_cert_subjects;
 };
 
+/* ---------------------------------------------------------------- adapters (gw_config.c) */
+
+struct gw_config;
+struct gw_route;
+
+/* A protocol adapter as the gateway sees it: its configuration section, its part of the
+ * demo, its routes.  protocols/ defines them; main registers them. */
+struct gw_adapter {
+	const char *name;		/* configuration section and log name, e.g. "est" */
+	/* Validates its section (NULL when the file has none) against cfg — profiles and
+	 * principals are loaded by then — and builds its state (*state, may stay NULL).
+	 * Errors are BE_E_CONFIG naming the key path ("est.labels.x: ..."). */
+	int (*init)(const struct gw_config *cfg, const json_t *section, void **state,
+		    struct be_err *e);
+	void (*fini)(void *state);	/* frees the state; may be NULL */
+	/* Adds what `certgate init` needs for this adapter to conf (its section, extra
+	 * profiles, principals via gw_demo_principal); may be NULL. */
+	int (*demo)(json_t *conf, json_t *creds, struct be_err *e);
+	const struct gw_route *routes;
+	size_t n_routes;
+};
+
+#define GW_MAX_ADAPTERS 8
+
+/* Registers the adapters (a static array, borrowed forever) that configuration loading,
+ * `certgate init` and the server use.  Call once, before anything else. */
+void gw_adapters_register(const struct gw_adapter *adapters, size_t n);
+/* The registered adapters, borrowed; *n their count. */
+const struct gw_adapter *gw_adapters(size_t *n);
+/* The state adapter `name` built when cfg was loaded, borrowed, or NULL. */
+void *gw_config_adapter(const struct gw_config *cfg, const char *name);
+
+/* For demo hooks: adds principal `name` with `role` to the "principals" object of conf,
+ * with a random password and/or API key (hashed into conf, plain into creds[name]) and an
+ * optional client-certificate subject. */
+int gw_demo_principal(json_t *conf, json_t *creds, const char *name, const char *role,
+		      bool password, bool api_key, const char *cert_subject, struct be_err *e);
+
 /* ---------------------------------------------------------------- configuration (gw_config.c) */
 
 struct gw_listen {
@@ -80,6 +118,10 @@ struct gw_config {
 	/* The whole parsed document, for adapters' own sections (borrowed by them). */
 	json_t *root;
 	struct be_ctx *be;		/* CAs, profiles, store: owned */
+
+	const struct gw_adapter *adapters;	/* the registered adapters, borrowed */
+	size_t n_adapters;
+	void *adapter_state[GW_MAX_ADAPTERS];	/* owned, freed by each adapter's fini */
 };
 
 /* Reads and validates the configuration file.  Unknown keys, wrong types and missing
@@ -220,6 +262,9 @@ struct gw_server;
  * prefix wins; copied).  cfg is borrowed until gw_server_stop().  *out: caller stops it. */
 int gw_server_start(const struct gw_config *cfg, const struct gw_route *routes, size_t n_routes,
 		    struct gw_server **out, struct be_err *e);
+/* Every route of the registered adapters (at most max) into out; returns how many. */
+size_t gw_adapter_routes(struct gw_route *out, size_t max);
+
 /* Stops accepting, finishes requests in flight, frees the server. NULL is a no-op. */
 void gw_server_stop(struct gw_server *srv);
 

@@ -18,6 +18,92 @@
 #define C BE_E_CONFIG
 #define CONFIG_MAX (4 * 1024 * 1024)
 
+static const struct gw_adapter *registered;
+static size_t n_registered;
+
+void
+gw_adapters_register(const struct gw_adapter *adapters, size_t n)
+{
+	registered = adapters;
+	n_registered = n < GW_MAX_ADAPTERS ? n : GW_MAX_ADAPTERS;
+}
+
+const struct gw_adapter *
+gw_adapters(size_t *n)
+{
+	*n = n_registered;
+	return registered;
+}
+
+size_t
+gw_adapter_routes(struct gw_route *out, size_t max)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < n_registered; i++)
+		for (j = 0; j < registered[i].n_routes && n < max; j++)
+			out[n++] = registered[i].routes[j];
+	return n;
+}
+
+void *
+gw_config_adapter(const struct gw_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_adapters; i++)
+		if (strcmp(cfg->adapters[i].name, name) == 0)
+			return cfg->adapter_state[i];
+	return NULL;
+}
+
+static int
+adapters_init(struct gw_config *cfg, struct be_err *e)
+{
+	size_t i;
+	int rc;
+
+	cfg->adapters = registered;
+	for (i = 0; i < n_registered; i++) {
+		const struct gw_adapter *a = &registered[i];
+		json_t *sec = json_object_get(cfg->root, a->name);
+
+		cfg->n_adapters = i + 1;
+		if (sec != NULL && !json_is_object(sec))
+			return be_err_set(e, C, "%s: must be an object", a->name);
+		if (a->init != NULL &&
+		    (rc = a->init(cfg, sec, &cfg->adapter_state[i], e)) != BE_OK)
+			return rc;
+	}
+	return BE_OK;
+}
+
+/* Top-level keys: the gateway's own and one per registered adapter. */
+static int
+top_keys(const json_t *root, struct be_err *e)
+{
+	static const char *const own[] = {
+		"state_dir", "store", "listen", "tls", "limits", "cas", "profiles", "principals",
+	};
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(root))
+		return be_err_set(e, C, "document: must be an object");
+	json_object_foreach((json_t *)root, key, v) {
+		bool known = false;
+
+		for (i = 0; i < sizeof(own) / sizeof(own[0]) && !known; i++)
+			known = strcmp(own[i], key) == 0;
+		for (i = 0; i < n_registered && !known; i++)
+			known = strcmp(registered[i].name, key) == 0;
+		if (!known)
+			return be_err_set(e, C, "%.64s: unknown key", key);
+	}
+	return BE_OK;
+}
+
 static char *
 path_in(const struct gw_config *cfg, const char *p)
 {
@@ -217,10 +303,6 @@ make_dir(const char *path, struct be_err *e)
 int
 gw_config_load(const char *path, struct gw_config **out, struct be_err *e)
 {
-	static const char *const keys[] = {
-		"state_dir", "store", "listen", "tls", "limits", "cas", "profiles", "principals",
-		NULL
-	};
 	struct gw_config *cfg = NULL;
 	unsigned char *text = NULL;
 	char *tmp = NULL, real[PATH_MAX];
@@ -248,7 +330,7 @@ gw_config_load(const char *path, struct gw_config **out, struct be_err *e)
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = be_json_keys(cfg->root, "", keys, C, e)) != BE_OK ||
+	if ((rc = top_keys(cfg->root, e)) != BE_OK ||
 	    (rc = be_json_str(cfg->root, "", "state_dir", true, &s, C, e)) != BE_OK)
 		goto out;
 	if ((cfg->state_dir = path_in(cfg, s)) == NULL) {
@@ -278,7 +360,8 @@ gw_config_load(const char *path, struct gw_config **out, struct be_err *e)
 		goto out;
 	if ((rc = be_ctx_new(json_object_get(cfg->root, "cas"),
 			     json_object_get(cfg->root, "profiles"), cfg->store_path, cfg->dir,
-			     &cfg->be, e)) != BE_OK)
+			     &cfg->be, e)) != BE_OK ||
+	    (rc = adapters_init(cfg, e)) != BE_OK)
 		goto out;
 	*out = cfg;
 	cfg = NULL;
@@ -296,6 +379,9 @@ gw_config_free(struct gw_config *cfg)
 
 	if (cfg == NULL)
 		return;
+	for (i = 0; i < cfg->n_adapters; i++)
+		if (cfg->adapters[i].fini != NULL && cfg->adapter_state[i] != NULL)
+			cfg->adapters[i].fini(cfg->adapter_state[i]);
 	be_ctx_free(cfg->be);
 	for (i = 0; i < cfg->n_principals; i++) {
 		struct gw_principal *p = &cfg->principals[i];

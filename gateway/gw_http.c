@@ -1,8 +1,10 @@
 /*
  * The HTTP(S) server: one libmicrohttpd daemon per configured listener, the access-handler
- * lifecycle of libmicrohttpd's examples (first call allocates, middle calls take the upload,
- * last call answers, the completion callback frees), routing by longest path prefix, and one
- * access-log line per request.
+ * lifecycle of libmicrohttpd's examples (per-request state made in the URI callback and
+ * completed at the first call, which also refuses what can be refused before the body is
+ * read; middle calls take the upload; the last call answers; the completion callback
+ * frees), routing by longest path prefix on the raw path, and one access-log line per
+ * request.
  */
 #include "config.h"
 
@@ -93,12 +95,6 @@ static const unsigned char empty_body[1];
 
 /* ---------------------------------------------------------------- small helpers */
 
-static size_t
-cfg_max_body(const struct gw_config *cfg)
-{
-	return cfg->max_body;
-}
-
 static int
 hexval(unsigned char c)
 {
@@ -178,13 +174,13 @@ static int
 pct_decode(const char *in, char **out)
 {
 	size_t i, o = 0, len = strlen(in);
-	char *s;
-	int hi, lo;
+	char *s = NULL;
+	int hi, lo, rc = -1;
 
 	*out = NULL;
 	s = malloc(len + 1);
 	if (s == NULL)
-		return -1;
+		goto out;
 	for (i = 0; i < len; i++) {
 		if (in[i] != '%') {
 			s[o++] = in[i];
@@ -193,16 +189,18 @@ pct_decode(const char *in, char **out)
 		/* a NUL terminator is no hex digit, so this never reads past it */
 		hi = hexval((unsigned char)in[i + 1]);
 		lo = hi >= 0 ? hexval((unsigned char)in[i + 2]) : -1;
-		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-			free(s);
-			return -1;
-		}
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			goto out;
 		s[o++] = (char)((hi << 4) | lo);
 		i += 2;
 	}
 	s[o] = '\0';
 	*out = s;
-	return 0;
+	s = NULL;
+	rc = 0;
+out:
+	free(s);
+	return rc;
 }
 
 /* The raw path must be origin-form (RFC 9112 section 3.2.1): printable ASCII, every '%'
@@ -578,7 +576,7 @@ conn_first(struct gw_conn *c, const char *url, const char *version)
 		return conn_error(c, 404, "no such resource");
 	cl = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
 					 MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL && content_length(cl) > cfg_max_body(cfg)) {
+	if (cl != NULL && content_length(cl) > cfg->max_body) {
 		c->too_big = true;
 		return conn_error(c, 413, "request body larger than the limit");
 	}
@@ -588,7 +586,7 @@ conn_first(struct gw_conn *c, const char *url, const char *version)
 static enum MHD_Result
 conn_upload(struct gw_conn *c, const char *data, size_t len)
 {
-	size_t max = cfg_max_body(c->l->srv->cfg), cap;
+	size_t max = c->l->srv->cfg->max_body, cap;
 	unsigned char *nb;
 
 	if (c->too_big || len > max - c->body_len) {
@@ -890,13 +888,15 @@ listener_start(struct gw_server *srv, struct gw_listener *l, const struct gw_lis
 
 	l->daemon = MHD_start_daemon(flags, (uint16_t)cl->port, NULL, NULL, on_access, l,
 				     MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+	/* libmicrohttpd owns a MHD_OPTION_LISTEN_SOCKET from here on: 0.9.75 closes it
+	 * itself when the start fails. */
+	l->unix_fd = -1;
 	if (l->daemon == NULL) {
 		rc = be_err_set(e, BE_E_IO, "listen %s%s: libmicrohttpd could not start the "
 				"listener (address in use, or bad TLS certificate, key or "
 				"priorities)", l->name, cl->tls ? " (TLS)" : "");
 		goto out;
 	}
-	l->unix_fd = -1;		/* MHD owns it now */
 	rc = 0;
 out:
 	return rc;
@@ -955,10 +955,10 @@ server_tls_setup(struct gw_server *srv, struct be_err *e)
 	size_t len;
 	int rc;
 
-	rc = read_pem("tls.cert", cfg->tls_cert_file, &srv->cert_pem, NULL, e);
+	rc = read_pem("TLS certificate", cfg->tls_cert_file, &srv->cert_pem, NULL, e);
 	if (rc != 0)
 		goto out;
-	rc = read_pem("tls.key", cfg->tls_key_file, &srv->key_pem, &srv->key_pem_len, e);
+	rc = read_pem("TLS key", cfg->tls_key_file, &srv->key_pem, &srv->key_pem_len, e);
 	if (rc != 0)
 		goto out;
 	base = cfg->tls_priorities != NULL ? cfg->tls_priorities : DEFAULT_PRIORITIES;
@@ -989,7 +989,7 @@ gw_server_start(const struct gw_config *cfg, const struct gw_route *routes, size
 		goto out;
 	}
 	if (cfg->max_body == 0) {
-		rc = be_err_set(e, BE_E_CONFIG, "limits.max_body: must be positive");
+		rc = be_err_set(e, BE_E_CONFIG, "the request body limit must be positive");
 		goto out;
 	}
 	srv = calloc(1, sizeof(*srv));
@@ -1033,7 +1033,7 @@ gw_server_start(const struct gw_config *cfg, const struct gw_route *routes, size
 		if (rc != 0)
 			goto out;
 		if (any_tls) {
-			rc = read_pem("tls.client_ca", cfg->tls_client_ca_file, &srv->ca_pem, NULL, e);
+			rc = read_pem("TLS client CA", cfg->tls_client_ca_file, &srv->ca_pem, NULL, e);
 			if (rc != 0)
 				goto out;
 		}

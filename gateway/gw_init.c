@@ -229,10 +229,11 @@ out:
 
 /* A credential: a random secret, its hash for the configuration, and the plain text for
  * demo-credentials.json. */
-static int
-add_principal(json_t *principals, json_t *creds, const char *name, const char *role,
-	      bool password, bool api_key, const char *cert_subject, struct be_err *e)
+int
+gw_demo_principal(json_t *conf, json_t *creds, const char *name, const char *role,
+		  bool password, bool api_key, const char *cert_subject, struct be_err *e)
 {
+	json_t *principals = json_object_get(conf, "principals");
 	json_t *p = NULL, *c = NULL;
 	char secret[40];
 	char *hash = NULL;
@@ -267,6 +268,10 @@ add_principal(json_t *principals, json_t *creds, const char *name, const char *r
 	}
 	if (cert_subject != NULL)
 		json_object_set_new(p, "certificates", json_pack("[s]", cert_subject));
+	if (principals == NULL) {
+		rc = be_err_set(e, BE_E_INTERNAL, "demo has no principals object");
+		goto out;
+	}
 	json_object_set(principals, name, p);
 	json_object_set(creds, name, c);
 out:
@@ -418,7 +423,8 @@ gw_cmd_init(int argc, char **argv)
 	char *text = NULL, *ctext = NULL, *dirs[3] = { NULL, NULL, NULL };
 	char keyname[24];
 	const struct be_keyspec leaf = { BE_KEY_EC, 256 };
-	size_t i;
+	const struct gw_adapter *adapters;
+	size_t i, n_adapters;
 	int rc = 1;
 
 	if (init_parse(argc, argv, &o) != 0) {
@@ -455,23 +461,6 @@ gw_cmd_init(int argc, char **argv)
 
 	principals = json_object();
 	creds = json_object();
-	if (principals == NULL || creds == NULL ||
-	    add_principal(principals, creds, "admin", "ca_admin", true, true, NULL, &e) != BE_OK ||
-	    add_principal(principals, creds, "ro-admin", "ro_admin", true, false, NULL, &e) != BE_OK ||
-	    add_principal(principals, creds, "client", "client", true, true, NULL, &e) != BE_OK ||
-	    add_principal(principals, creds, "device", "client", false, false,
-			  "CN=device-001,O=certgate demo", &e) != BE_OK ||
-	    add_principal(principals, creds, "tsb-keymgmt", "key_management", false, true, NULL,
-			  &e) != BE_OK ||
-	    add_principal(principals, creds, "tsb-keyop", "key_operation", false, true, NULL,
-			  &e) != BE_OK ||
-	    add_principal(principals, creds, "tsb-approver", "approver", false, true, NULL,
-			  &e) != BE_OK ||
-	    add_principal(principals, creds, "tsb-service", "service", false, true, NULL,
-			  &e) != BE_OK) {
-		fprintf(stderr, "certgate init: %s\n", e.msg[0] ? e.msg : "out of memory");
-		goto out;
-	}
 	listen = json_pack("[{s:s, s:i, s:b}]", "address", "127.0.0.1", "port",
 			   (int)o.https_port, "tls", 1);
 	if (listen != NULL && o.http_port != 0)
@@ -488,7 +477,25 @@ gw_cmd_init(int argc, char **argv)
 								   sizeof(keyname))),
 			 "principals", principals);
 	listen = NULL;
-	if (conf == NULL || (text = json_dumps(conf, JSON_INDENT(2))) == NULL ||
+	if (conf == NULL || creds == NULL ||
+	    gw_demo_principal(conf, creds, "admin", "ca_admin", true, true, NULL, &e) != BE_OK ||
+	    gw_demo_principal(conf, creds, "ro-admin", "ro_admin", true, false, NULL, &e) != BE_OK ||
+	    gw_demo_principal(conf, creds, "client", "client", true, true, NULL, &e) != BE_OK ||
+	    gw_demo_principal(conf, creds, "device", "client", false, false,
+			      "CN=device-001,O=certgate demo", &e) != BE_OK) {
+		fprintf(stderr, "certgate init: %s\n", e.msg[0] ? e.msg : "out of memory");
+		goto out;
+	}
+	adapters = gw_adapters(&n_adapters);
+	for (i = 0; i < n_adapters; i++) {
+		const struct gw_adapter *a = &adapters[i];
+
+		if (a->demo != NULL && a->demo(conf, creds, &e) != BE_OK) {
+			fprintf(stderr, "certgate init: %s: %s\n", a->name, e.msg);
+			goto out;
+		}
+	}
+	if ((text = json_dumps(conf, JSON_INDENT(2))) == NULL ||
 	    (ctext = json_dumps(creds, JSON_INDENT(2))) == NULL) {
 		fprintf(stderr, "certgate init: out of memory\n");
 		goto out;

@@ -38,7 +38,7 @@ gw_cmd_serve(int argc, char **argv)
 	struct gw_config *cfg = NULL;
 	struct gw_server *srv = NULL;
 	struct be_err e = { 0, "" };
-	const struct gw_route *routes;
+	struct gw_route routes[64];
 	const char *conf = NULL;
 	sigset_t set;
 	size_t n;
@@ -67,7 +67,7 @@ gw_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "certgate: %s\n", e.msg);
 		goto out;
 	}
-	routes = proto_routes(&n);
+	n = gw_adapter_routes(routes, sizeof(routes) / sizeof(routes[0]));
 	if (gw_server_start(cfg, routes, n, &srv, &e) != BE_OK) {
 		fprintf(stderr, "certgate: %s\n", e.msg);
 		goto out;
@@ -118,9 +118,12 @@ main(int argc, char **argv)
 		{ "hash-password", gw_cmd_hash_password },
 		{ "hash-api-key", gw_cmd_hash_api_key },
 	};
-	size_t i;
+	const struct gw_adapter *adapters;
+	size_t i, n;
 	int rc;
 
+	adapters = proto_adapters(&n);
+	gw_adapters_register(adapters, n);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

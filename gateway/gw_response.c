@@ -47,16 +47,17 @@ gw_response_take(struct gw_response *resp, unsigned status, const char *content_
 	int rc;
 
 	rc = head_set(resp, status, content_type);
-	if (rc != 0) {
-		if (body != NULL && resp->secret)
-			be_memzero(body, len);
-		free(body);
-		return rc;
-	}
+	if (rc != 0)
+		goto out;
 	body_release(resp);
 	resp->body = body;
 	resp->body_len = body != NULL ? len : 0;
-	return 0;
+	body = NULL;
+out:
+	if (body != NULL && resp->secret)
+		be_memzero(body, len);
+	free(body);
+	return rc;
 }
 
 int

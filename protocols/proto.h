@@ -1,13 +1,16 @@
 /*
  * The protocol adapters: each translates its dialect into be_request and back
- * (DESIGN.md).  The gateway mounts every route listed here.
+ * (DESIGN.md).  main registers every adapter listed here with the gateway.
  */
 #ifndef CERTGATE_PROTO_H
 #define CERTGATE_PROTO_H
 
 #include "gw.h"
 
-/* The adapters' routes, borrowed; *n receives their count. */
-const struct gw_route *proto_routes(size_t *n);
+/* The adapters, borrowed; *n receives their count. */
+const struct gw_adapter *proto_adapters(size_t *n);
+
+/* Each adapter's definition (protocols/<name>.c). */
+extern const struct gw_adapter proto_health_adapter;
 
 #endif

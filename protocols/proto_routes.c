@@ -1,5 +1,5 @@
 /*
- * Which adapter answers which path prefix.
+ * The list of adapters, and the health check.
  */
 #include "config.h"
 
@@ -26,13 +26,25 @@ health_handle(struct gw_request *req, struct gw_response *resp)
 	return gw_response_text(resp, 200, "ok");
 }
 
-static const struct gw_route routes[] = {
+static const struct gw_route health_routes[] = {
 	{ "/healthz", health_handle },
 };
 
-const struct gw_route *
-proto_routes(size_t *n)
+const struct gw_adapter proto_health_adapter = {
+	.name = "health",
+	.routes = health_routes,
+	.n_routes = sizeof(health_routes) / sizeof(health_routes[0]),
+};
+
+const struct gw_adapter *
+proto_adapters(size_t *n)
 {
-	*n = sizeof(routes) / sizeof(routes[0]);
-	return routes;
+	static struct gw_adapter all[GW_MAX_ADAPTERS];
+	static size_t count;
+
+	if (count == 0) {
+		all[count++] = proto_health_adapter;
+	}
+	*n = count;
+	return all;
 }

@@ -17,7 +17,7 @@ http_port=$(lib_free_port)
 ok $? "/init: writes a demo"
 "$CG" init "$D" >/dev/null 2>init2.err
 ok $((! $?)) "/init: refuses to overwrite an existing demo"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["admin"]["password"] and d["tsb-keyop"]["api_key"]' "$D/demo-credentials.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["admin"]["password"] and d["client"]["api_key"]' "$D/demo-credentials.json"
 ok $? "/init: demo-credentials.json holds the demo credentials"
 is "$(stat -c %a "$D/ca/issuing.key") $(stat -c %a "$D/demo-credentials.json")" "600 600" \
 	"/init: keys and credentials are private (0600)"

@@ -214,6 +214,38 @@ else
 	skip "/ipv6: served on [::1]" "no ::1 on this host"
 fi
 
+lib_spawn dup "$server" -p "$http" -b "$MAX"
+dup=$LIB_PID
+wait "$dup"
+st=$?
+LIB_PIDS=$(echo "$LIB_PIDS" | tr ' ' '\n' | grep -vx "$dup" | tr '\n' ' ')
+[ $st -ne 0 ] && grep -q "127.0.0.1:$http" "$T/dup.err"
+ok $? "/server/start-failure: a port in use is an error naming the listener"
+
+# ---------------------------------------------------------------- graceful stop
+
+http3=$(lib_free_port)
+lib_spawn stop "$server" -p "$http3" -b "$MAX"
+stopper=$LIB_PID
+if lib_wait_ready "$T/stop.out" 20 "$stopper"; then
+	{ printf 'POST /echo/slow HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n'
+	  printf 'Connection: close\r\n\r\n'; sleep 1; printf 'hello'; } |
+		lib_raw 127.0.0.1 "$http3" >"$T/slow.out" 2>&1 &
+	client=$!
+	sleep 0.4
+	kill "$stopper"
+	wait "$client"
+	like "$(tr -d '\r' <"$T/slow.out")" '"body_len":5' \
+		"/server/stop: a request in flight at SIGTERM is still answered"
+	lib_stop "$stopper"
+	is $? 0 "/server/stop: then the server exits 0"
+	(exec 3<>"/dev/tcp/127.0.0.1/$http3") 2>/dev/null
+	[ $? -ne 0 ]
+	ok $? "/server/stop: nothing listens any more"
+else
+	ok 1 "/server/stop: server for the graceful-stop test started"
+fi
+
 # ---------------------------------------------------------------- log and shutdown
 
 lib_stop "$srv"
@@ -227,9 +259,10 @@ ok $? "/log/access: one access line per request ($n)"
 like "$(grep 'path="/echo/a%00b"' "$log")" "status=400" "/log/access: refused path logged with status"
 ! grep -q 'secret-pass\|wrong-pass\|YWxpY2U\|hello%20world\|hello world' "$log"
 ok $? "/log/access: no credentials, no query values in the log"
-if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$log"; then
+san='ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|WARNING: ThreadSanitizer\|runtime error:'
+if grep -q "$san" "$T"/*.err; then
 	ok 1 "/server/sanitizers: clean"
-	diag "$(grep -A5 'ERROR: AddressSanitizer\|runtime error:' "$log" | head -20)"
+	diag "$(grep -A8 "$san" "$T"/*.err | head -30)"
 else
 	ok 0 "/server/sanitizers: clean"
 fi

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,55 @@ test_password_cache(void)
 	tap_ok(gw_auth_check_password(h, "cached secret"), "/auth/cache/still verifies after misses");
 	free(h);
 	free(other);
+}
+
+struct cache_worker {
+	const char *hash[2];
+	int wrong;			/* answers that were not what they should be */
+};
+
+static void *
+cache_worker_run(void *arg)
+{
+	struct cache_worker *w = arg;
+	static const char *const pw[2] = { "thread pw 0", "thread pw 1" };
+	int i, k;
+
+	for (i = 0; i < 300; i++) {
+		k = i & 1;
+		if (!gw_auth_check_password(w->hash[k], pw[k]))
+			w->wrong++;
+		if (gw_auth_check_password(w->hash[k], pw[1 - k]))
+			w->wrong++;
+	}
+	return NULL;
+}
+
+static void
+test_password_cache_threads(void)
+{
+	struct cache_worker w[4];
+	pthread_t th[4];
+	char *h0 = NULL, *h1 = NULL;
+	int i, wrong = 0;
+
+	if (gw_auth_hash_password("thread pw 0", 1000, &h0) != 0 ||
+	    gw_auth_hash_password("thread pw 1", 1000, &h1) != 0)
+		abort();
+	for (i = 0; i < 4; i++) {
+		w[i].hash[0] = h0;
+		w[i].hash[1] = h1;
+		w[i].wrong = 0;
+		if (pthread_create(&th[i], NULL, cache_worker_run, &w[i]) != 0)
+			abort();
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		wrong += w[i].wrong;
+	}
+	TAP_IS_INT(wrong, 0, "/auth/cache/threads: 4 threads x 600 checks all answered right");
+	free(h0);
+	free(h1);
 }
 
 /* ---------------------------------------------------------------- API keys */
@@ -537,6 +587,7 @@ main(void)
 	test_password_roundtrip();
 	test_password_malformed();
 	test_password_cache();
+	test_password_cache_threads();
 	test_api_keys();
 	test_basic();
 	test_client_cert();

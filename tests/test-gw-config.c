@@ -76,7 +76,7 @@ main(void)
 
 	snprintf(conf, sizeof(conf), "%s/certgate.json", dir);
 	tap_ok(gw_config_load(conf, &cfg, &e) == BE_OK, "/config/demo: loads (%s)", e.msg);
-	tap_ok(cfg != NULL && cfg->be->n_profiles >= 6 && cfg->n_principals >= 8 &&
+	tap_ok(cfg != NULL && cfg->be->n_profiles >= 6 && cfg->n_principals >= 4 &&
 	       cfg->max_body == 1024 * 1024, "/config/demo: profiles, principals, defaults");
 	gw_config_free(cfg);
 	demo = json_load_file(conf, 0, NULL);
