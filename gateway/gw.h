@@ -19,14 +19,15 @@ struct be_ctx;
 
 /* ---------------------------------------------------------------- roles and principals */
 
+/* Roles are the backend's (enum be_role in be.h); these names stay for the gateway. */
 enum gw_role {
-	GW_ROLE_CLIENT = 1u << 0,	/* issue on its profiles (EST client, vendor API client) */
-	GW_ROLE_RO_ADMIN = 1u << 1,	/* se.SAM RO administrator: sign requests */
-	GW_ROLE_CA_ADMIN = 1u << 2,	/* se.SAM CA administrator: everything */
-	GW_ROLE_KEY_MGMT = 1u << 3,	/* TSB key management: /v1/key */
-	GW_ROLE_KEY_OP = 1u << 4,	/* TSB key operation: /v1/certificate, /v1/request */
-	GW_ROLE_APPROVER = 1u << 5,	/* TSB approver: /v1/approval */
-	GW_ROLE_SERVICE = 1u << 6,	/* TSB service: /v1/versionInfo */
+	GW_ROLE_CLIENT = BE_ROLE_CLIENT,
+	GW_ROLE_RO_ADMIN = BE_ROLE_RO_ADMIN,
+	GW_ROLE_CA_ADMIN = BE_ROLE_CA_ADMIN,
+	GW_ROLE_KEY_MGMT = BE_ROLE_KEY_MGMT,
+	GW_ROLE_KEY_OP = BE_ROLE_KEY_OP,
+	GW_ROLE_APPROVER = BE_ROLE_APPROVER,
+	GW_ROLE_SERVICE = BE_ROLE_SERVICE,
 };
 
 /* Parses a role name ("client", "ro_admin", "ca_admin", "key_management", "key_operation",
@@ -191,6 +192,11 @@ struct gw_request {
 	const char *path;		/* raw path as sent (not percent-decoded), no query */
 	const char *peer;		/* client address as text (the proxy's, when proxied) */
 	bool tls;			/* arrived over our TLS listener */
+	/* The client's channel is TLS: our own listener, or a trusted proxy that terminated
+	 * TLS (then peer_certs are the ones the proxy forwarded).  Basic credentials are
+	 * accepted only when secure. */
+	bool secure;
+	bool proxied;			/* came through a trusted reverse proxy */
 	const unsigned char *body;	/* the whole body (chunked bodies reassembled) */
 	size_t body_len;
 

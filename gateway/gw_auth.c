@@ -12,6 +12,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "be_csr.h"
 #include "gw.h"
 
 #define PBKDF2_PREFIX "pbkdf2-sha256$"
@@ -32,127 +33,36 @@
 
 /* ---------------------------------------------------------------- roles */
 
-static const struct {
-	const char *name;
-	unsigned role;
-} roles[] = {
-	{ "client", GW_ROLE_CLIENT },
-	{ "ro_admin", GW_ROLE_RO_ADMIN },
-	{ "ca_admin", GW_ROLE_CA_ADMIN },
-	{ "key_management", GW_ROLE_KEY_MGMT },
-	{ "key_operation", GW_ROLE_KEY_OP },
-	{ "approver", GW_ROLE_APPROVER },
-	{ "service", GW_ROLE_SERVICE },
-};
-
 unsigned
 gw_role_parse(const char *name)
 {
-	size_t i;
-
-	if (name == NULL)
-		return 0;
-	for (i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
-		if (strcmp(name, roles[i].name) == 0)
-			return roles[i].role;
-	return 0;
+	return name != NULL ? be_role_parse(name) : 0;
 }
 
 /* ---------------------------------------------------------------- base64 and hex (RFC 4648) */
 
-static const char b64_chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* Strict base64 of exactly want bytes (no whitespace) into out; 0 or -1. */
 static int
-b64_value(unsigned char c)
+b64_exact(const char *in, size_t len, unsigned char *out, size_t cap, size_t *outlen)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+	unsigned char *dec = NULL;
+	size_t n = 0, i;
+	int rc = -1;
 
-/* Encodes len bytes into out, which holds at least 4 * ((len + 2) / 3) + 1 bytes. */
-static void
-b64_encode(const unsigned char *in, size_t len, char *out)
-{
-	size_t i, o = 0;
-	unsigned long v;
-
-	for (i = 0; i + 2 < len; i += 3) {
-		v = ((unsigned long)in[i] << 16) | ((unsigned long)in[i + 1] << 8) | in[i + 2];
-		out[o++] = b64_chars[(v >> 18) & 63];
-		out[o++] = b64_chars[(v >> 12) & 63];
-		out[o++] = b64_chars[(v >> 6) & 63];
-		out[o++] = b64_chars[v & 63];
+	for (i = 0; i < len; i++)
+		if (in[i] == ' ' || in[i] == '\t' || in[i] == '\r' || in[i] == '\n')
+			goto out;
+	if (be_base64_decode(in, len, &dec, &n, NULL) != BE_OK || n > cap)
+		goto out;
+	memcpy(out, dec, n);
+	*outlen = n;
+	rc = 0;
+out:
+	if (dec != NULL) {
+		be_memzero(dec, n);
+		free(dec);
 	}
-	if (len - i == 1) {
-		v = (unsigned long)in[i] << 16;
-		out[o++] = b64_chars[(v >> 18) & 63];
-		out[o++] = b64_chars[(v >> 12) & 63];
-		out[o++] = '=';
-		out[o++] = '=';
-	} else if (len - i == 2) {
-		v = ((unsigned long)in[i] << 16) | ((unsigned long)in[i + 1] << 8);
-		out[o++] = b64_chars[(v >> 18) & 63];
-		out[o++] = b64_chars[(v >> 12) & 63];
-		out[o++] = b64_chars[(v >> 6) & 63];
-		out[o++] = '=';
-	}
-	out[o] = '\0';
-}
-
-/* Strict RFC 4648 section 4 decoding: length a multiple of 4, padding only at the end,
- * unused bits zero (canonical), no whitespace.  out holds cap bytes.  0 or -1. */
-static int
-b64_decode(const char *in, size_t len, unsigned char *out, size_t cap, size_t *outlen)
-{
-	size_t i, o = 0, pad = 0;
-	int v[4];
-	int k;
-
-	if (len == 0 || len % 4 != 0)
-		return -1;
-	if (in[len - 1] == '=')
-		pad++;
-	if (in[len - 2] == '=')
-		pad++;
-	if (pad == 1 && in[len - 2] == '=')
-		return -1;
-	if ((len / 4) * 3 - pad > cap)
-		return -1;
-	for (i = 0; i < len; i += 4) {
-		for (k = 0; k < 4; k++) {
-			if (i + 4 == len && k >= 4 - (int)pad) {
-				if (in[i + k] != '=')
-					return -1;
-				v[k] = 0;
-				continue;
-			}
-			v[k] = b64_value((unsigned char)in[i + k]);
-			if (v[k] < 0)
-				return -1;
-		}
-		out[o++] = (unsigned char)((v[0] << 2) | (v[1] >> 4));
-		if (i + 4 < len || pad < 2)
-			out[o++] = (unsigned char)(((v[1] & 15) << 4) | (v[2] >> 2));
-		if (i + 4 < len || pad < 1)
-			out[o++] = (unsigned char)(((v[2] & 3) << 6) | v[3]);
-	}
-	/* canonical: the bits dropped by the padding must be zero */
-	if (pad == 2 && (v[1] & 15) != 0)
-		return -1;
-	if (pad == 1 && (v[2] & 3) != 0)
-		return -1;
-	*outlen = o;
-	return 0;
+	return rc;
 }
 
 static int
@@ -209,10 +119,10 @@ pbkdf2_parse(const char *s, struct pbkdf2_hash *h)
 	hash = p + 1;
 	if (memchr(hash, '$', (size_t)(end - hash)) != NULL)
 		return -1;
-	if (b64_decode(salt, (size_t)(p - salt), h->salt, sizeof(h->salt), &h->salt_len) != 0 ||
+	if (b64_exact(salt, (size_t)(p - salt), h->salt, sizeof(h->salt), &h->salt_len) != 0 ||
 	    h->salt_len < PBKDF2_SALT_MIN)
 		return -1;
-	if (b64_decode(hash, (size_t)(end - hash), h->hash, sizeof(h->hash), &n) != 0 ||
+	if (b64_exact(hash, (size_t)(end - hash), h->hash, sizeof(h->hash), &n) != 0 ||
 	    n != PBKDF2_HASH_LEN)
 		return -1;
 	h->iter = (unsigned)iter;
@@ -235,8 +145,7 @@ int
 gw_auth_hash_password(const char *password, unsigned iterations, char **out)
 {
 	unsigned char salt[PBKDF2_SALT_LEN], hash[PBKDF2_HASH_LEN];
-	char salt64[4 * ((PBKDF2_SALT_LEN + 2) / 3) + 1];
-	char hash64[4 * ((PBKDF2_HASH_LEN + 2) / 3) + 1];
+	char *salt64 = NULL, *hash64 = NULL;
 	char *s = NULL;
 	size_t pwlen, cap;
 	int rc;
@@ -258,8 +167,11 @@ gw_auth_hash_password(const char *password, unsigned iterations, char **out)
 	rc = pbkdf2_derive(password, pwlen, salt, sizeof(salt), iterations, hash);
 	if (rc != 0)
 		goto out;
-	b64_encode(salt, sizeof(salt), salt64);
-	b64_encode(hash, sizeof(hash), hash64);
+	if (be_base64_encode(salt, sizeof(salt), 0, &salt64) != BE_OK ||
+	    be_base64_encode(hash, sizeof(hash), 0, &hash64) != BE_OK) {
+		rc = BE_E_NOMEM;
+		goto out;
+	}
 	cap = strlen(PBKDF2_PREFIX) + 10 + 1 + strlen(salt64) + 1 + strlen(hash64) + 1;
 	s = malloc(cap);
 	if (s == NULL) {
@@ -272,6 +184,8 @@ gw_auth_hash_password(const char *password, unsigned iterations, char **out)
 	rc = 0;
 out:
 	be_memzero(hash, sizeof(hash));
+	free(salt64);
+	free(hash64);
 	free(s);
 	return rc;
 }
@@ -586,7 +500,7 @@ gw_auth_basic(const struct gw_config *cfg, const char *authorization,
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if (b64_decode(tok, toklen, dec, cap - 1, &declen) != 0) {
+	if (b64_exact(tok, toklen, dec, cap - 1, &declen) != 0) {
 		rc = be_err_set(e, BE_E_UNAUTH, "RFC 7617 section 2: credentials are not base64");
 		goto out;
 	}

@@ -387,6 +387,7 @@ conn_start(struct gw_conn *c, const char *url, const char *method)
 	c->req.path = c->path;
 	c->req.peer = c->peer;
 	c->req.tls = c->l->tls;
+	c->req.secure = c->l->tls;
 	c->req.cfg = c->l->srv->cfg;
 	c->req.client_trust = c->l->srv->trust;
 	c->req.impl = c;
@@ -497,7 +498,7 @@ conn_queue(struct gw_conn *c)
 	enum MHD_Result ret = MHD_NO;
 	size_t i;
 
-	if (c->resp.status < 100 || c->resp.status > 599) {
+	if (c->resp.status < 200 || c->resp.status > 599) {
 		fprintf(stderr, "certgate: id=%s: adapter set HTTP status %u; answering 500\n",
 			c->req.id, c->resp.status);
 		gw_response_clear(&c->resp);

@@ -96,7 +96,12 @@ lib_free_port() {
 	_i=0
 	while [ $_i -lt 200 ]; do
 		_p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
-		if ! ss -Htan 2>/dev/null | awk '{print $4}' | grep -Eq "[:.]$_p\$"; then
+		if command -v ss >/dev/null 2>&1; then
+			if ! ss -Htan 2>/dev/null | awk '{print $4}' | grep -Eq "[:.]$_p\$"; then
+				echo "$_p"
+				return 0
+			fi
+		elif ! (exec 3<>"/dev/tcp/127.0.0.1/$_p") 2>/dev/null; then
 			echo "$_p"
 			return 0
 		fi
@@ -152,6 +157,7 @@ lib_wait_port() {
 
 # lib_raw HOST PORT: sends stdin as is over TCP, prints what comes back (5 s at most).
 lib_raw() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
 	timeout 5 bash -c '
 		exec 3<>"/dev/tcp/$1/$2" || exit 1
 		cat >&3
