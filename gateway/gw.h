@@ -91,6 +91,26 @@ struct gw_listen {
 	bool tls;
 };
 
+/* A network for address lists (proxy.trusted, metrics.allow): an address with a prefix
+ * length, or every unix-socket peer. */
+struct gw_net {
+	int family;			/* AF_INET, AF_INET6, or AF_UNIX (any unix-socket peer) */
+	unsigned char addr[16];		/* network order; IPv4 in the first 4 bytes */
+	unsigned prefix;		/* bits */
+};
+
+enum gw_log_format {
+	GW_LOG_TEXT = 0,		/* "certgate: ..." lines */
+	GW_LOG_JSON,			/* one JSON object per line */
+};
+
+enum gw_log_level {
+	GW_LOG_ERROR = 0,
+	GW_LOG_WARNING,
+	GW_LOG_INFO,			/* the default: access lines and start-up messages */
+	GW_LOG_DEBUG,
+};
+
 struct gw_config {
 	char *path;			/* the file it was read from */
 	char *dir;			/* its directory: relative paths in the file are relative to it */
@@ -116,9 +136,34 @@ struct gw_config {
 	struct gw_principal *principals;
 	size_t n_principals;
 
+	/* Trusted reverse proxies ("proxy", gw_proxy.c).  Without the section no peer is
+	 * trusted, and forwarded-client headers are refused from everyone. */
+	bool proxy;			/* the section is present */
+	struct gw_net *proxy_trusted;	/* owned */
+	size_t n_proxy_trusted;
+	char *proxy_cert_header;	/* "X-SSL-Client-Cert" unless configured; owned */
+	char *proxy_verify_header;	/* "X-SSL-Client-Verify" unless configured; owned */
+	bool proxy_https;		/* the proxy always terminates TLS */
+
+	/* Who may read /metrics ("metrics", gw_metrics.c): peers in metrics_allow (loopback
+	 * when the section is absent), or the principals named (by client certificate, or
+	 * Basic over a secure channel). */
+	bool metrics_enabled;
+	struct gw_net *metrics_allow;	/* owned */
+	size_t n_metrics_allow;
+	char **metrics_principals;	/* owned */
+	size_t n_metrics_principals;
+
+	/* Logging ("log", gw_log.c). */
+	enum gw_log_format log_format;
+	enum gw_log_level log_level;
+
 	/* The whole parsed document, for adapters' own sections (borrowed by them). */
 	json_t *root;
 	struct be_ctx *be;		/* CAs, profiles, store: owned */
+	/* be->store belongs to another configuration (gw_config_reload shares it) and is not
+	 * closed with this one; gw_server_reload moves the ownership to the newest. */
+	bool store_borrowed;
 
 	const struct gw_adapter *adapters;	/* the registered adapters, borrowed */
 	size_t n_adapters;
@@ -130,7 +175,72 @@ struct gw_config {
  * Opens the CA keys and the store.  *out: caller frees with gw_config_free(). */
 int gw_config_load(const char *path, struct gw_config **out, struct be_err *e);
 void gw_config_free(struct gw_config *cfg);
+/* As gw_config_load, for a reload while running serves: when the file names the same store,
+ * the new configuration shares running's open store (cfg->store_borrowed) instead of
+ * opening the database a second time in this process; the store path is compared as a
+ * file.  running is borrowed and must outlive *out unless ownership of the store moves
+ * (gw_server_reload does that). */
+int gw_config_reload(const char *path, struct gw_config *running, struct gw_config **out,
+		     struct be_err *e);
 const struct gw_principal *gw_config_principal(const struct gw_config *cfg, const char *name);
+
+/* Reads the "proxy", "metrics" and "log" sections (each may be absent) into cfg; errors
+ * are BE_E_CONFIG naming the key path.  Called by gw_config_load(). */
+int gw_proxy_parse(struct gw_config *cfg, const json_t *root, struct be_err *e);
+int gw_metrics_parse(struct gw_config *cfg, const json_t *root, struct be_err *e);
+int gw_log_parse(struct gw_config *cfg, const json_t *root, struct be_err *e);
+/* Frees what those put into cfg. */
+void gw_proxy_conf_free(struct gw_config *cfg);
+void gw_metrics_conf_free(struct gw_config *cfg);
+
+/* Parses a JSON array of networks ("10.0.0.0/8", "127.0.0.1", "::1", "fd00::/8", "unix").
+ * *out: caller frees (free()); an empty array gives *n = 0. */
+int gw_nets_parse(const json_t *arr, const char *path, struct gw_net **out, size_t *n,
+		  struct be_err *e);
+/* True when the peer address text (as in gw_request.peer: an IPv4 or IPv6 literal, or
+ * "unix") lies in one of nets.  IPv4-mapped IPv6 addresses match as IPv4. */
+bool gw_nets_match(const struct gw_net *nets, size_t n, const char *peer);
+
+/* Start-up and reload checks that do not refuse the configuration: warns (gw_log) about
+ * what cannot work as configured, e.g. profiles with pop_linking behind a TLS-terminating
+ * proxy. */
+void gw_proxy_warnings(const struct gw_config *cfg);
+
+/* ---------------------------------------------------------------- logging (gw_log.c) */
+
+/* Makes cfg's log format and level the process's (atomically; call after loading and after
+ * each reload).  Until then: text, info. */
+void gw_log_apply(const struct gw_config *cfg);
+/* True when messages of level are written. */
+bool gw_log_enabled(enum gw_log_level level);
+/* One application message to stderr (journald under systemd) in the configured format.
+ * Never pass key material, passwords or request bodies. */
+void gw_log(enum gw_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One request as the access log records it; every string may be NULL (written "-"). */
+struct gw_access {
+	const char *id;			/* request id */
+	const char *peer;		/* client address (from X-Forwarded-For when proxied) */
+	const char *proxy;		/* the trusted proxy's address, or NULL */
+	const char *method, *path;	/* path without the query */
+	unsigned status;		/* 0 when no answer was sent */
+	const char *adapter, *operation, *principal, *profile;
+	size_t bytes;			/* response body bytes */
+	uint64_t latency_us;
+	bool secure;			/* TLS, ours or the proxy's */
+	const char *end;		/* how the request ended: "ok", "client-abort", ... */
+};
+
+/* Writes one access line (level info) and counts the request for /metrics. */
+void gw_log_access(const struct gw_access *a);
+
+/* ---------------------------------------------------------------- metrics (gw_metrics.c) */
+
+/* Counts one answered request for certgate_requests_total (lock-free; labels are copied,
+ * values over 47 bytes cut; NULL counts as "none"). */
+void gw_metrics_request(const char *adapter, const char *operation, unsigned status);
+/* Counts a configuration reload attempt. */
+void gw_metrics_reload(bool ok);
 
 /* ---------------------------------------------------------------- authentication (gw_auth.c) */
 
@@ -190,7 +300,10 @@ struct gw_request {
 	char id[17];			/* random hex id, also in the log and audit */
 	const char *method;		/* "GET", "POST", ... */
 	const char *path;		/* raw path as sent (not percent-decoded), no query */
-	const char *peer;		/* client address as text (the proxy's, when proxied) */
+	const char *peer;		/* client address as text: an IPv4 or IPv6 literal or
+					 * "unix"; when proxied, the client's as the trusted
+					 * proxy forwarded it (X-Forwarded-For) */
+	const char *proxy;		/* when proxied, the proxy's address; else NULL */
 	bool tls;			/* arrived over our TLS listener */
 	/* The client's channel is TLS: our own listener, or a trusted proxy that terminated
 	 * TLS (then peer_certs are the ones the proxy forwarded).  Basic credentials are
@@ -216,8 +329,11 @@ struct gw_request {
 	void *impl;			/* the server's connection handle */
 };
 
-/* Value of a request header (case-insensitive name), borrowed, or NULL. */
+/* Value of a request header (case-insensitive name), borrowed, or NULL.  When the header
+ * was sent more than once this is the first. */
 const char *gw_request_header(const struct gw_request *r, const char *name);
+/* How many times header name was sent. */
+size_t gw_request_header_count(const struct gw_request *r, const char *name);
 /* Value of a query-string argument, percent-decoded, borrowed, or NULL. */
 const char *gw_request_arg(const struct gw_request *r, const char *name);
 
@@ -271,7 +387,39 @@ int gw_server_start(const struct gw_config *cfg, const struct gw_route *routes, 
 /* Every route of the registered adapters (at most max) into out; returns how many. */
 size_t gw_adapter_routes(struct gw_route *out, size_t max);
 
+/* Hands the configuration gw_server_start() borrowed over to the server, which frees it
+ * when no request uses it any more (after a reload replaced it, or at stop). */
+void gw_server_adopt_config(struct gw_server *srv);
+/* The configuration new requests get, borrowed: valid until the next gw_server_reload() or
+ * gw_server_stop(), so only the thread that reloads may hold it. */
+struct gw_config *gw_server_config(struct gw_server *srv);
+/* Makes cfg (taken: the server frees it) the configuration of every request that starts
+ * from now on; requests in flight keep the one they started with, which is freed when the
+ * last of them completes (unless it is the one gw_server_start borrowed).  When cfg shares
+ * the current configuration's store (gw_config_reload), the store now belongs to cfg.  Listeners, TLS
+ * keys and connection limits stay as they were started (a warning says so when cfg changes
+ * them).  On failure (BE_E_CONFIG: e.g. the client CA file does not load) cfg is freed and
+ * the old configuration keeps serving. */
+int gw_server_reload(struct gw_server *srv, struct gw_config *cfg, struct be_err *e);
+
 /* Stops accepting, finishes requests in flight, frees the server. NULL is a no-op. */
 void gw_server_stop(struct gw_server *srv);
+
+/* ---------------------------------------------------------------- forwarded requests (gw_proxy.c) */
+
+/* Applies a reverse proxy's forwarded headers to req (PROTOCOLS.md section 5), at the start of
+ * the request.  From a peer in cfg->proxy_trusted: the client certificate (URL-escaped PEM, as
+ * nginx's $ssl_client_escaped_cert) replaces req->peer_certs, the verify result is checked for
+ * consistency, req->peer becomes the rightmost untrusted X-Forwarded-For hop (written into
+ * peer_buf), req->proxy the proxy's address (proxy_buf), req->secure follows proxy.https or
+ * X-Forwarded-Proto, req->proxied is set and the channel binding is cleared.  From any other
+ * peer, any of those headers is refused.  Returns 0, or the HTTP status to answer (400 for a
+ * malformed header from a trusted proxy, 403 for a forwarded header from an untrusted peer)
+ * with the reason in e. */
+unsigned gw_proxy_apply(struct gw_request *req, char *peer_buf, size_t peer_cap,
+			char *proxy_buf, size_t proxy_cap, struct be_err *e);
+
+/* The /metrics route: Prometheus text exposition format 0.0.4. */
+int gw_metrics_handle(struct gw_request *req, struct gw_response *resp);
 
 #endif

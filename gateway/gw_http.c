@@ -3,8 +3,13 @@
  * lifecycle of libmicrohttpd's examples (per-request state made in the URI callback and
  * completed at the first call, which also refuses what can be refused before the body is
  * read; middle calls take the upload; the last call answers; the completion callback
- * frees), routing by longest path prefix on the raw path, and one access-log line per
- * request.
+ * frees), routing by longest path prefix on the raw path, forwarded headers of a trusted
+ * proxy (gw_proxy.c), and one access-log line per request (gw_log.c).
+ *
+ * Configuration reload: every request takes a reference on the configuration current when
+ * it starts (a "generation": the configuration and the client-certificate trust built from
+ * it) and drops it when it completes, so a reload never changes the configuration under a
+ * request in flight, and the old one is freed by whoever drops the last reference.
  */
 #include "config.h"
 
@@ -16,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,6 +30,7 @@
 
 #include <microhttpd.h>
 
+#include "be_issue.h"
 #include "gw.h"
 
 /* RFC 8996: TLS 1.0 and 1.1 are never offered, whatever the configuration says. */
@@ -36,8 +43,6 @@
 #define LISTEN_BACKLOG 128
 #define MAX_ARGS 64
 #define PEM_FILE_MAX (1024u * 1024u)
-#define LOG_PATH_MAX 128
-#define LOG_FIELD_MAX 64
 #define STOP_GRACE_MS 10000
 #define DISCARD_MAX (1024u * 1024u)	/* upload bytes read and dropped past the cap */
 
@@ -50,8 +55,20 @@ struct gw_listener {
 	char name[160];			/* "127.0.0.1:8443", "unix:/run/x.sock" */
 };
 
+/* A configuration with what the server built from it; reference counted under
+ * gw_server.lock (the server holds one reference on the current generation). */
+struct gw_gen {
+	struct gw_config *cfg;
+	struct gw_client_trust *trust;
+	bool owned;			/* cfg is freed with the generation */
+	unsigned long refs;
+};
+
 struct gw_server {
-	const struct gw_config *cfg;
+	const struct gw_config *cfg;	/* the one started with: listeners and limits */
+	size_t max_body;		/* limits fixed at start */
+	char *fixed;			/* start-only settings, serialised, to warn on reload */
+	struct gw_gen *gen;		/* current, under lock */
 	struct gw_route *routes;	/* prefixes copied */
 	size_t n_routes;
 	struct gw_listener *ls;
@@ -59,7 +76,6 @@ struct gw_server {
 	char *cert_pem, *key_pem, *ca_pem;
 	size_t key_pem_len;
 	char *priorities;
-	struct gw_client_trust *trust;
 	pthread_mutex_t lock;
 	unsigned long active;		/* requests between first call and completion */
 };
@@ -72,6 +88,7 @@ struct gw_arg {
 struct gw_conn {
 	struct gw_listener *l;
 	struct MHD_Connection *mhd;
+	struct gw_gen *gen;		/* referenced from the first call to completion */
 	bool started;			/* the access handler has seen this request */
 	uintptr_t raw_target;		/* where on_uri() saw the request target ... */
 	size_t raw_target_len;		/* ... and its length up to the first NUL */
@@ -79,6 +96,7 @@ struct gw_conn {
 	struct gw_response resp;
 	char *method, *path;
 	char peer[INET6_ADDRSTRLEN + 8];
+	char proxy[INET6_ADDRSTRLEN + 8];	/* the proxy's address when proxied */
 	unsigned char *body;
 	size_t body_len, body_cap;
 	size_t discarded;		/* upload bytes dropped after the cap was exceeded */
@@ -245,36 +263,6 @@ route_find(const struct gw_server *srv, const char *path)
 	return best;
 }
 
-/* Copies src into dst for the log: printable ASCII but space, '"' and '\\' as is, the rest
- * as %XX; at most max source bytes, "..." when cut. */
-static void
-log_field(char *dst, size_t cap, const char *src, size_t max)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i, o = 0;
-
-	if (src == NULL)
-		src = "-";
-	for (i = 0; src[i] != '\0' && o + 4 < cap; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		if (i >= max) {
-			dst[o++] = '.';
-			dst[o++] = '.';
-			dst[o++] = '.';
-			break;
-		}
-		if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
-			dst[o++] = (char)c;
-		} else {
-			dst[o++] = '%';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
-		}
-	}
-	dst[o] = '\0';
-}
-
 static const char *
 term_name(enum MHD_RequestTerminationCode toe)
 {
@@ -292,24 +280,93 @@ term_name(enum MHD_RequestTerminationCode toe)
 static void
 log_access(const struct gw_conn *c, enum MHD_RequestTerminationCode toe)
 {
-	char method[LOG_FIELD_MAX + 8], path[LOG_PATH_MAX * 3 + 8];
-	char principal[LOG_FIELD_MAX * 3 + 8], profile[LOG_FIELD_MAX * 3 + 8];
+	struct gw_access a;
 	struct timespec now;
-	long long ms;
+	long long us;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(now.tv_sec - c->start.tv_sec) * 1000 +
-	     (now.tv_nsec - c->start.tv_nsec) / 1000000;
-	log_field(method, sizeof(method), c->method, 16);
-	log_field(path, sizeof(path), c->path, LOG_PATH_MAX);
-	log_field(principal, sizeof(principal), c->resp.principal, LOG_FIELD_MAX);
-	log_field(profile, sizeof(profile), c->resp.profile, LOG_FIELD_MAX);
-	fprintf(stderr, "certgate: access id=%s peer=%s method=%s path=\"%s\" status=%u "
-		"adapter=%s op=%s principal=%s profile=%s bytes=%zu ms=%lld end=%s\n",
-		c->req.id, c->peer, method, path, c->status,
-		c->resp.adapter != NULL ? c->resp.adapter : "-",
-		c->resp.operation != NULL ? c->resp.operation : "-",
-		principal, profile, c->queued ? c->resp.body_len : 0, ms, term_name(toe));
+	us = (long long)(now.tv_sec - c->start.tv_sec) * 1000000 +
+	     (now.tv_nsec - c->start.tv_nsec) / 1000;
+	memset(&a, 0, sizeof(a));
+	a.id = c->req.id;
+	a.peer = c->req.peer != NULL ? c->req.peer : c->peer;
+	a.proxy = c->req.proxy;
+	a.method = c->method;
+	a.path = c->path;
+	a.status = c->status;
+	a.adapter = c->resp.adapter;
+	a.operation = c->resp.operation;
+	a.principal = c->resp.principal;
+	a.profile = c->resp.profile;
+	a.bytes = c->queued ? c->resp.body_len : 0;
+	a.latency_us = us > 0 ? (uint64_t)us : 0;
+	a.secure = c->req.secure;
+	a.end = term_name(toe);
+	gw_log_access(&a);
+}
+
+/* ---------------------------------------------------------------- generations */
+
+static void
+gen_free(struct gw_gen *g)
+{
+	if (g == NULL)
+		return;
+	gw_client_trust_free(g->trust);
+	if (g->owned)
+		gw_config_free(g->cfg);
+	free(g);
+}
+
+static int
+gen_new(struct gw_config *cfg, bool owned, struct gw_gen **out, struct be_err *e)
+{
+	struct gw_gen *g = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	g->refs = 1;
+	if (cfg->tls_client_ca_file != NULL &&
+	    (rc = gw_client_trust_new(cfg, cfg->tls_client_ca_file, &g->trust, e)) != 0)
+		goto out;
+	g->cfg = cfg;
+	g->owned = owned;
+	*out = g;
+	g = NULL;
+	rc = 0;
+out:
+	gen_free(g);
+	return rc;
+}
+
+static struct gw_gen *
+gen_acquire(struct gw_server *srv)
+{
+	struct gw_gen *g;
+
+	pthread_mutex_lock(&srv->lock);
+	g = srv->gen;
+	g->refs++;
+	pthread_mutex_unlock(&srv->lock);
+	return g;
+}
+
+static void
+gen_release(struct gw_server *srv, struct gw_gen *g)
+{
+	bool last;
+
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	last = --g->refs == 0;
+	pthread_mutex_unlock(&srv->lock);
+	if (last)
+		gen_free(g);
 }
 
 /* ---------------------------------------------------------------- per-request state */
@@ -321,6 +378,7 @@ conn_free(struct gw_conn *c)
 
 	if (c == NULL)
 		return;
+	gen_release(c->l->srv, c->gen);
 	gw_response_clear(&c->resp);
 	for (i = 0; i < c->req.n_peer_certs; i++)
 		be_datum_free(&c->req.peer_certs[i]);
@@ -371,6 +429,13 @@ conn_start(struct gw_conn *c, const char *url, const char *method)
 	unsigned char rnd[8];
 	size_t i;
 
+	pthread_mutex_lock(&c->l->srv->lock);
+	c->l->srv->active++;
+	pthread_mutex_unlock(&c->l->srv->lock);
+	c->gen = gen_acquire(c->l->srv);
+	c->started = true;
+	c->req.cfg = c->gen->cfg;
+	c->req.client_trust = c->gen->trust;
 	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0)
 		return BE_E_CRYPTO;
 	for (i = 0; i < sizeof(rnd); i++) {
@@ -388,11 +453,8 @@ conn_start(struct gw_conn *c, const char *url, const char *method)
 	c->req.peer = c->peer;
 	c->req.tls = c->l->tls;
 	c->req.secure = c->l->tls;
-	c->req.cfg = c->l->srv->cfg;
-	c->req.client_trust = c->l->srv->trust;
 	c->req.impl = c;
 	c->req.body = empty_body;
-	c->started = true;
 	return 0;
 }
 
@@ -499,8 +561,8 @@ conn_queue(struct gw_conn *c)
 	size_t i;
 
 	if (c->resp.status < 200 || c->resp.status > 599) {
-		fprintf(stderr, "certgate: id=%s: adapter set HTTP status %u; answering 500\n",
-			c->req.id, c->resp.status);
+		gw_log(GW_LOG_ERROR, "id=%s: adapter set HTTP status %u; answering 500",
+		       c->req.id, c->resp.status);
 		gw_response_clear(&c->resp);
 		if (gw_response_text(&c->resp, 500, "internal error") != 0)
 			goto out;
@@ -520,8 +582,8 @@ conn_queue(struct gw_conn *c)
 	for (i = 0; i < c->resp.n_headers; i++)
 		if (MHD_add_response_header(r, c->resp.headers[i].name,
 					    c->resp.headers[i].value) != MHD_YES)
-			fprintf(stderr, "certgate: id=%s: header %s refused by libmicrohttpd\n",
-				c->req.id, c->resp.headers[i].name);
+			gw_log(GW_LOG_ERROR, "id=%s: header %s refused by libmicrohttpd",
+			       c->req.id, c->resp.headers[i].name);
 	ret = MHD_queue_response(c->mhd, c->resp.status, r);
 	if (ret == MHD_YES) {
 		c->queued = true;
@@ -560,9 +622,10 @@ content_length(const char *v)
 static enum MHD_Result
 conn_first(struct gw_conn *c, const char *url, const char *version)
 {
-	const struct gw_config *cfg = c->l->srv->cfg;
 	struct arg_walk w = { c, false };
+	struct be_err e = { 0, "" };
 	const char *why, *cl;
+	unsigned status;
 
 	if (target_has_nul(c, url, version))
 		return conn_error(c, 400, "NUL byte in request target");
@@ -572,12 +635,20 @@ conn_first(struct gw_conn *c, const char *url, const char *version)
 	MHD_get_connection_values(c->mhd, MHD_GET_ARGUMENT_KIND, arg_collect, &w);
 	if (w.bad)
 		return conn_error(c, 400, "RFC 3986 section 3.4: malformed query string");
+	if (conn_tls_info(c) != 0)
+		return conn_error(c, 500, "internal error");
+	status = gw_proxy_apply(&c->req, c->peer, sizeof(c->peer), c->proxy, sizeof(c->proxy),
+				&e);
+	if (status != 0) {
+		gw_log(GW_LOG_INFO, "id=%s peer=%s: %s", c->req.id, c->req.peer, e.msg);
+		return conn_error(c, status, e.msg);
+	}
 	c->route = route_find(c->l->srv, c->path);
 	if (c->route == NULL)
 		return conn_error(c, 404, "no such resource");
 	cl = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
 					 MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL && content_length(cl) > cfg->max_body) {
+	if (cl != NULL && content_length(cl) > c->l->srv->max_body) {
 		c->too_big = true;
 		return conn_error(c, 413, "request body larger than the limit");
 	}
@@ -587,7 +658,7 @@ conn_first(struct gw_conn *c, const char *url, const char *version)
 static enum MHD_Result
 conn_upload(struct gw_conn *c, const char *data, size_t len)
 {
-	size_t max = c->l->srv->cfg->max_body, cap;
+	size_t max = c->l->srv->max_body, cap;
 	unsigned char *nb;
 
 	if (c->too_big || len > max - c->body_len) {
@@ -629,16 +700,13 @@ conn_last(struct gw_conn *c)
 
 	if (c->too_big)
 		return conn_error(c, 413, "request body larger than the limit");
-	rc = conn_tls_info(c);
-	if (rc != 0)
-		return conn_error(c, 500, "internal error");
 	if (c->body != NULL)
 		c->req.body = c->body;
 	c->req.body_len = c->body_len;
 	rc = c->route->handle(&c->req, &c->resp);
 	if (rc < 0) {
-		fprintf(stderr, "certgate: id=%s: handler for %s failed: %s\n", c->req.id,
-			c->route->prefix, be_err_name(rc));
+		gw_log(GW_LOG_ERROR, "id=%s: handler for %s failed: %s", c->req.id,
+		       c->route->prefix, be_err_name(rc));
 		return conn_error(c, 500, "internal error");
 	}
 	return conn_queue(c);
@@ -649,7 +717,6 @@ on_access(void *cls, struct MHD_Connection *mhd, const char *url, const char *me
 	  const char *version, const char *upload_data, size_t *upload_data_size,
 	  void **con_cls)
 {
-	struct gw_listener *l = cls;
 	struct gw_conn *c = *con_cls;
 
 	if (c == NULL)
@@ -657,9 +724,6 @@ on_access(void *cls, struct MHD_Connection *mhd, const char *url, const char *me
 	if (!c->started) {
 		if (conn_start(c, url, method) != 0)
 			return MHD_NO;
-		pthread_mutex_lock(&l->srv->lock);
-		l->srv->active++;
-		pthread_mutex_unlock(&l->srv->lock);
 		return conn_first(c, url, version);
 	}
 	if (c->queued) {
@@ -690,7 +754,7 @@ on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
 		return;
 	}
 	log_access(c, toe);
-	conn_free(c);
+	conn_free(c);		/* drops its generation: may free an old configuration */
 	pthread_mutex_lock(&srv->lock);
 	srv->active--;
 	pthread_mutex_unlock(&srv->lock);
@@ -731,7 +795,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	len = strlen(msg);
 	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
 		msg[--len] = '\0';
-	fprintf(stderr, "certgate: libmicrohttpd: %s\n", msg);
+	gw_log(GW_LOG_WARNING, "libmicrohttpd: %s", msg);
 }
 
 /* ---------------------------------------------------------------- requests (gw.h) */
@@ -744,6 +808,33 @@ gw_request_header(const struct gw_request *r, const char *name)
 	if (c == NULL || name == NULL)
 		return NULL;
 	return MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, name);
+}
+
+struct header_count {
+	const char *name;
+	size_t n;
+};
+
+static enum MHD_Result
+header_count_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct header_count *hc = cls;
+
+	if (key != NULL && strcasecmp(key, hc->name) == 0)
+		hc->n++;
+	return MHD_YES;
+}
+
+size_t
+gw_request_header_count(const struct gw_request *r, const char *name)
+{
+	const struct gw_conn *c = r->impl;
+	struct header_count hc = { name, 0 };
+
+	if (c == NULL || name == NULL)
+		return 0;
+	MHD_get_connection_values(c->mhd, MHD_HEADER_KIND, header_count_cb, &hc);
+	return hc.n;
 }
 
 const char *
@@ -943,9 +1034,32 @@ server_free(struct gw_server *srv)
 	free(srv->key_pem);
 	free(srv->ca_pem);
 	free(srv->priorities);
-	gw_client_trust_free(srv->trust);
+	free(srv->fixed);
+	/* Every request has completed (the listeners are stopped): the server's reference is
+	 * the last one on the current generation. */
+	gen_release(srv, srv->gen);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
+}
+
+/* The settings only a restart applies (listeners, TLS, limits), serialised for comparison;
+ * NULL when cfg was not read from a file. */
+static char *
+fixed_settings(const struct gw_config *cfg)
+{
+	json_t *j;
+	char *s;
+
+	if (cfg->root == NULL)
+		return NULL;
+	j = json_pack("{s:O?, s:O?, s:O?}", "listen", json_object_get(cfg->root, "listen"),
+		      "tls", json_object_get(cfg->root, "tls"),
+		      "limits", json_object_get(cfg->root, "limits"));
+	if (j == NULL)
+		return NULL;
+	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	return s;
 }
 
 static int
@@ -1000,6 +1114,12 @@ gw_server_start(const struct gw_config *cfg, const struct gw_route *routes, size
 	}
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->cfg = cfg;
+	srv->max_body = cfg->max_body;
+	srv->fixed = fixed_settings(cfg);
+	/* Borrowed until gw_server_adopt_config() hands it over. */
+	rc = gen_new((struct gw_config *)(uintptr_t)cfg, false, &srv->gen, e);
+	if (rc != 0)
+		goto out;
 	if (n_routes > 0) {
 		srv->routes = calloc(n_routes, sizeof(*srv->routes));
 		if (srv->routes == NULL) {
@@ -1029,15 +1149,10 @@ gw_server_start(const struct gw_config *cfg, const struct gw_route *routes, size
 		if (rc != 0)
 			goto out;
 	}
-	if (cfg->tls_client_ca_file != NULL) {
-		rc = gw_client_trust_new(cfg, cfg->tls_client_ca_file, &srv->trust, e);
+	if (cfg->tls_client_ca_file != NULL && any_tls) {
+		rc = read_pem("TLS client CA", cfg->tls_client_ca_file, &srv->ca_pem, NULL, e);
 		if (rc != 0)
 			goto out;
-		if (any_tls) {
-			rc = read_pem("TLS client CA", cfg->tls_client_ca_file, &srv->ca_pem, NULL, e);
-			if (rc != 0)
-				goto out;
-		}
 	}
 	srv->ls = calloc(cfg->n_listen, sizeof(*srv->ls));
 	if (srv->ls == NULL) {
@@ -1055,6 +1170,62 @@ gw_server_start(const struct gw_config *cfg, const struct gw_route *routes, size
 	rc = 0;
 out:
 	server_free(srv);
+	return rc;
+}
+
+void
+gw_server_adopt_config(struct gw_server *srv)
+{
+	pthread_mutex_lock(&srv->lock);
+	srv->gen->owned = true;
+	pthread_mutex_unlock(&srv->lock);
+	srv->cfg = NULL;	/* may be freed by a reload from now on */
+}
+
+struct gw_config *
+gw_server_config(struct gw_server *srv)
+{
+	struct gw_config *cfg;
+
+	pthread_mutex_lock(&srv->lock);
+	cfg = srv->gen->cfg;
+	pthread_mutex_unlock(&srv->lock);
+	return cfg;
+}
+
+int
+gw_server_reload(struct gw_server *srv, struct gw_config *cfg, struct be_err *e)
+{
+	struct gw_gen *g = NULL, *old;
+	char *fixed = NULL;
+	int rc;
+
+	rc = gen_new(cfg, true, &g, e);
+	if (rc != 0) {
+		gw_config_free(cfg);
+		goto out;
+	}
+	fixed = fixed_settings(cfg);
+	if ((fixed == NULL) != (srv->fixed == NULL) ||
+	    (fixed != NULL && strcmp(fixed, srv->fixed) != 0))
+		gw_log(GW_LOG_WARNING, "reload: listen, tls or limits changed; those take effect "
+		       "only at a restart (client certificates are verified with the new "
+		       "tls.client_ca at once)");
+	pthread_mutex_lock(&srv->lock);
+	old = srv->gen;
+	/* The store outlives every configuration that uses it: the newest owns it, and the
+	 * older ones, still serving requests in flight, borrow it until they are freed. */
+	if (cfg->store_borrowed && cfg->be != NULL && old->cfg->be != NULL &&
+	    cfg->be->store == old->cfg->be->store && old->owned && !old->cfg->store_borrowed) {
+		old->cfg->store_borrowed = true;
+		cfg->store_borrowed = false;
+	}
+	srv->gen = g;
+	pthread_mutex_unlock(&srv->lock);
+	gen_release(srv, old);
+	rc = 0;
+out:
+	free(fixed);
 	return rc;
 }
 

@@ -3,11 +3,17 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "be_issue.h"
 #include "gw.h"
@@ -21,15 +27,105 @@ usage(FILE *f)
 		"usage: certgate COMMAND [ARGS]\n\n"
 		"  init DIR [--rsa] [--https-port N] [--http-port N]\n"
 		"                          write a working demo (CAs, TLS, certgate.json)\n"
-		"  serve -c FILE           run the gateway\n"
+		"  serve -c FILE           run the gateway (SIGHUP reloads FILE)\n"
+		"  check -c FILE           check a configuration as serve would load it\n"
 		"  issue -c FILE ...       issue a certificate offline\n"
 		"  list -c FILE ...        list issued certificates\n"
 		"  revoke -c FILE SERIAL   revoke (or --reactivate) a certificate\n"
 		"  audit -c FILE           print the audit log\n"
 		"  hash-password           hash a password (stdin) for certgate.json\n"
 		"  hash-api-key            hash an API key (stdin) for certgate.json\n"
+		"  request -c FILE list|approve ID|reject ID\n"
+		"                          approve or reject requests waiting for approval\n"
+		"  approve ...             TSB approver: list tasks, sign an approval or rejection\n"
 		"  version                 print the version\n\n"
 		"See certgate(8) and certgate.json(5).\n");
+}
+
+/* sd_notify(3) without libsystemd: one datagram to the socket systemd names in
+ * $NOTIFY_SOCKET (a path, or '@' for the abstract namespace); nothing when it is unset. */
+static void
+notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun;
+	size_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return;
+	len = strlen(path);
+	if (len < 2 || len >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, len);
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (const struct sockaddr *)&sun,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		gw_log(GW_LOG_DEBUG, "sd_notify: %s", strerror(errno));
+	close(fd);
+}
+
+static void
+log_listeners(const struct gw_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_listen; i++) {
+		const struct gw_listen *l = &cfg->listen[i];
+
+		if (l->unix_path != NULL)
+			gw_log(GW_LOG_INFO, "listening on unix:%s%s", l->unix_path,
+			       l->tls ? " (TLS)" : "");
+		else
+			gw_log(GW_LOG_INFO, "listening on %s%s%s:%u (%s)",
+			       strchr(l->address, ':') ? "[" : "", l->address,
+			       strchr(l->address, ':') ? "]" : "", l->port,
+			       l->tls ? "https" : "http");
+	}
+}
+
+/* SIGHUP: read the file again; a configuration that does not load is refused and the
+ * running one keeps serving. */
+static void
+reload(struct gw_server *srv, const char *conf)
+{
+	struct gw_config *next = NULL;
+	struct be_err e = { 0, "" };
+	struct timespec ts;
+	char msg[96];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+	notify(msg);
+	gw_log(GW_LOG_INFO, "SIGHUP: reloading %s", conf);
+	if (gw_config_reload(conf, gw_server_config(srv), &next, &e) != BE_OK) {
+		gw_log(GW_LOG_ERROR, "reload refused, the previous configuration keeps serving: %s",
+		       e.msg);
+		gw_metrics_reload(false);
+		notify("READY=1\nSTATUS=reload refused; previous configuration serving");
+		return;
+	}
+	gw_proxy_warnings(next);
+	if (gw_server_reload(srv, next, &e) != BE_OK) {	/* frees next */
+		gw_log(GW_LOG_ERROR, "reload refused, the previous configuration keeps serving: %s",
+		       e.msg);
+		gw_metrics_reload(false);
+		notify("READY=1\nSTATUS=reload refused; previous configuration serving");
+		return;
+	}
+	/* next is the server's current configuration; only a later reload (this thread)
+	 * could free it. */
+	gw_log_apply(next);
+	gw_metrics_reload(true);
+	gw_log(GW_LOG_INFO, "configuration reloaded");
+	notify("READY=1\nSTATUS=serving");
 }
 
 int
@@ -64,40 +160,64 @@ gw_cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (gw_config_load(conf, &cfg, &e) != BE_OK) {
-		fprintf(stderr, "certgate: %s\n", e.msg);
+		gw_log(GW_LOG_ERROR, "%s", e.msg);
 		goto out;
 	}
+	gw_log_apply(cfg);
+	gw_proxy_warnings(cfg);
 	n = gw_adapter_routes(routes, sizeof(routes) / sizeof(routes[0]));
 	if (gw_server_start(cfg, routes, n, &srv, &e) != BE_OK) {
-		fprintf(stderr, "certgate: %s\n", e.msg);
+		gw_log(GW_LOG_ERROR, "%s", e.msg);
 		goto out;
 	}
-	for (i = 0; (size_t)i < cfg->n_listen; i++) {
-		const struct gw_listen *l = &cfg->listen[i];
-
-		if (l->unix_path != NULL)
-			fprintf(stderr, "certgate: listening on unix:%s%s\n", l->unix_path,
-				l->tls ? " (TLS)" : "");
-		else
-			fprintf(stderr, "certgate: listening on %s%s%s:%u (%s)\n",
-				strchr(l->address, ':') ? "[" : "", l->address,
-				strchr(l->address, ':') ? "]" : "", l->port, l->tls ? "https" : "http");
-	}
-	fflush(stderr);
+	log_listeners(cfg);
+	gw_server_adopt_config(srv);
+	cfg = NULL;
+	notify("READY=1\nSTATUS=serving");
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			fprintf(stderr, "certgate: SIGHUP: configuration reload is not supported "
-				"yet; restart to apply changes\n");
+			reload(srv, conf);
 			continue;
 		}
 		break;
 	}
-	fprintf(stderr, "certgate: signal %d, stopping\n", sig);
+	notify("STOPPING=1");
+	gw_log(GW_LOG_INFO, "signal %d, stopping", sig);
 	rc = 0;
 out:
 	gw_server_stop(srv);
+	gw_config_free(cfg);
+	return rc;
+}
+
+/* `certgate check -c FILE`: loads the configuration as serve would (opening the CA keys and
+ * the store), prints the warnings serve would print, and exits 0 when it would start. */
+static int
+gw_cmd_check(int argc, char **argv)
+{
+	struct gw_config *cfg = NULL;
+	struct be_err e = { 0, "" };
+	const char *conf = NULL;
+	int rc = 1;
+
+	if (argc == 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0)) {
+		conf = argv[2];
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: certgate check [-c FILE]\n");
+		return 2;
+	}
+	if (conf == NULL)
+		conf = CERTGATE_SYSCONFDIR "/certgate.json";
+	if (gw_config_load(conf, &cfg, &e) != BE_OK) {
+		fprintf(stderr, "certgate: %s\n", e.msg);
+		goto out;
+	}
+	gw_proxy_warnings(cfg);
+	printf("%s: ok\n", conf);
+	rc = 0;
+out:
 	gw_config_free(cfg);
 	return rc;
 }
@@ -111,12 +231,15 @@ main(int argc, char **argv)
 	} cmds[] = {
 		{ "init", gw_cmd_init },
 		{ "serve", gw_cmd_serve },
+		{ "check", gw_cmd_check },
 		{ "issue", gw_cmd_issue },
 		{ "list", gw_cmd_list },
 		{ "revoke", gw_cmd_revoke },
 		{ "audit", gw_cmd_audit },
 		{ "hash-password", gw_cmd_hash_password },
 		{ "hash-api-key", gw_cmd_hash_api_key },
+		{ "approve", gw_cmd_approve },
+		{ "request", gw_cmd_request },
 	};
 	const struct gw_adapter *adapters;
 	size_t i, n;

@@ -12,5 +12,9 @@ const struct gw_adapter *proto_adapters(size_t *n);
 
 /* Each adapter's definition (protocols/<name>.c). */
 extern const struct gw_adapter proto_health_adapter;
+extern const struct gw_adapter proto_est_adapter;
+extern const struct gw_adapter proto_sesam_adapter;
+extern const struct gw_adapter proto_tsb_adapter;
+extern const struct gw_adapter proto_iot_adapter;
 
 #endif

@@ -5,29 +5,40 @@
 
 #include <string.h>
 
-#include "be_store.h"
 #include "be_issue.h"
+#include "be_stats.h"
+#include "be_store.h"
 #include "proto.h"
 
-/* GET /healthz: 200 when the store takes a write and every CA key signs, else 503. */
+/* GET /healthz: 200 "ok" when the store takes a write and every CA key makes a signature its
+ * certificate verifies (be_health_check), else 503 saying what failed. */
 static int
 health_handle(struct gw_request *req, struct gw_response *resp)
 {
+	struct be_err e = { 0, "" };
+
+	resp->adapter = "health";
+	resp->operation = "healthz";
 	if (strcmp(req->path, "/healthz") != 0)
 		return gw_response_text(resp, 404, "no such path");
 	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
 		gw_response_header(resp, "Allow", "GET, HEAD");
 		return gw_response_text(resp, 405, "use GET");
 	}
-	resp->adapter = "health";
-	resp->operation = "healthz";
-	if (!be_store_writable(req->cfg->be->store))
-		return gw_response_text(resp, 503, "store not writable");
+	if (be_health_check(req->cfg->be, &e) != BE_OK) {
+		gw_log(GW_LOG_WARNING, "id=%s: healthz: %s", req->id, e.msg);
+		gw_response_header(resp, "Retry-After", "10");
+		return gw_response_text(resp, 503, "%s", e.msg);
+	}
+	gw_response_header(resp, "Cache-Control", "no-store");
 	return gw_response_text(resp, 200, "ok");
 }
 
+/* The health check and the metrics (gateway/gw_metrics.c) are served by the gateway itself,
+ * outside every front end's path. */
 static const struct gw_route health_routes[] = {
 	{ "/healthz", health_handle },
+	{ "/metrics", gw_metrics_handle },
 };
 
 const struct gw_adapter proto_health_adapter = {
@@ -44,6 +55,10 @@ proto_adapters(size_t *n)
 
 	if (count == 0) {
 		all[count++] = proto_health_adapter;
+		all[count++] = proto_est_adapter;
+		all[count++] = proto_sesam_adapter;
+		all[count++] = proto_tsb_adapter;
+		all[count++] = proto_iot_adapter;
 	}
 	*n = count;
 	return all;
