@@ -494,6 +494,29 @@ out:
 	return rc;
 }
 
+/* Appends one RDN.  GnuTLS picks the string type for attributes it knows; others (e.g.
+ * organizationIdentifier, 2.5.4.97, RFC 5280 DirectoryString) go in as a UTF8String it is
+ * given ready-encoded. */
+static int
+set_rdn(gnutls_x509_crt_t crt, const char *oid, const char *value)
+{
+	unsigned char tl[ASN1_MAX_TL_SIZE], *der = NULL;
+	unsigned tl_len = sizeof(tl), len = (unsigned)strlen(value);
+	int r;
+
+	if (gnutls_x509_dn_oid_known(oid))
+		return gnutls_x509_crt_set_dn_by_oid(crt, oid, 0, value, len);
+	if (asn1_encode_simple_der(ASN1_ETYPE_UTF8_STRING, (const unsigned char *)value, len,
+				   tl, &tl_len) != ASN1_SUCCESS ||
+	    (der = malloc(tl_len + len)) == NULL)
+		return GNUTLS_E_MEMORY_ERROR;
+	memcpy(der, tl, tl_len);
+	memcpy(der + tl_len, value, len);
+	r = gnutls_x509_crt_set_dn_by_oid(crt, oid, 1, der, tl_len + len);
+	free(der);
+	return r;
+}
+
 int
 be_ca_sign(const struct be_ca *ca, const struct be_tbs *tbs, gnutls_datum_t *der,
 	   struct be_err *e)
@@ -520,8 +543,7 @@ be_ca_sign(const struct be_ca *ca, const struct be_tbs *tbs, gnutls_datum_t *der
 	for (i = 0; tbs->subject != NULL && i < tbs->subject->n; i++) {
 		const struct be_rdn *rdn = &tbs->subject->v[i];
 
-		r = gnutls_x509_crt_set_dn_by_oid(crt, be_dn_info(rdn->attr)->oid, 0, rdn->value,
-						  (unsigned)strlen(rdn->value));
+		r = set_rdn(crt, be_dn_info(rdn->attr)->oid, rdn->value);
 		if (r < 0) {
 			rc = be_err_set(e, BE_E_POLICY, "subject %s: cannot be encoded (%s)",
 					be_dn_info(rdn->attr)->key, gnutls_strerror(r));

@@ -9,8 +9,8 @@
 #include "be_ca.h"
 #include "be_cert.h"
 
-static int
-import(const gnutls_datum_t *der, gnutls_x509_crt_t *crt, struct be_err *e)
+int
+be_cert_import(const gnutls_datum_t *der, gnutls_x509_crt_t *crt, struct be_err *e)
 {
 	gnutls_datum_t re = { NULL, 0 };
 	int rc = BE_OK;
@@ -24,7 +24,7 @@ import(const gnutls_datum_t *der, gnutls_x509_crt_t *crt, struct be_err *e)
 	    gnutls_x509_crt_export2(*crt, GNUTLS_X509_FMT_DER, &re) < 0 ||
 	    !be_ct_equal(re.data, re.size, der->data, der->size)) {
 		rc = be_err_set(e, BE_E_MALFORMED, "certificate: not a DER X.509 certificate "
-				"(RFC 5280 4.1)");
+				"(RFC 5280 4.1; X.690 10.1), or trailing bytes");
 		goto out;
 	}
 out:
@@ -119,7 +119,7 @@ be_cert_names(const gnutls_datum_t *der, struct be_name *subj, struct be_sans *a
 	gnutls_pubkey_t pub = NULL;
 	int rc;
 
-	if ((rc = import(der, &crt, e)) != BE_OK)
+	if ((rc = be_cert_import(der, &crt, e)) != BE_OK)
 		goto out;
 	if ((rc = subject(crt, subj, e)) != BE_OK || (rc = sans(crt, alt, e)) != BE_OK)
 		goto out;
@@ -150,7 +150,7 @@ be_cert_serial_hex(const gnutls_datum_t *der, char *buf, size_t len, struct be_e
 	size_t slen = sizeof(serial);
 	int rc;
 
-	if ((rc = import(der, &crt, e)) != BE_OK)
+	if ((rc = be_cert_import(der, &crt, e)) != BE_OK)
 		return rc;
 	if (gnutls_x509_crt_get_serial(crt, serial, &slen) < 0)
 		rc = be_err_set(e, BE_E_MALFORMED, "certificate serial: unreadable");

@@ -7,6 +7,10 @@
 
 #include "be.h"
 
+/* Imports a DER certificate strictly: GnuTLS must re-encode it to the same bytes (no BER,
+ * no trailing bytes).  *crt: caller gnutls_x509_crt_deinit().  BE_E_MALFORMED. */
+int be_cert_import(const gnutls_datum_t *der, gnutls_x509_crt_t *crt, struct be_err *e);
+
 /* Parses a DER certificate (strict: re-encoding must match) and fills subject and sans
  * (which must be empty) with its subject and subjectAltName, validated as requests are.
  * *key (optional) receives its public key spec.  BE_E_MALFORMED / BE_E_POLICY. */

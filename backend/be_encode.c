@@ -4,19 +4,108 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <gnutls/pkcs12.h>
-
+#include "be_asn1.h"
 #include "be_key.h"
 
 /* More certificates than any real chain has; bounds the work per call. */
 #define ENCODE_CERTS_MAX 16
 
-/* Checks that der is one X.509 certificate (strict DER, as GnuTLS imports it).  The
- * inputs come from certgate's own CA and store; this catches a caller passing the wrong
- * datum before it is wrapped into something a client has to reject. */
+/* One DER TLV at p (n octets left): *tag, and the content at *val of *len octets.  Definite,
+ * minimal lengths of at most four octets (X.690 10.1, 8.1.3.5).  false when malformed. */
+static bool
+der_tlv(const unsigned char *p, size_t n, unsigned char *tag, const unsigned char **val,
+	size_t *len)
+{
+	size_t k, i, l = 0;
+
+	if (n < 2 || (p[0] & 0x1f) == 0x1f)
+		return false;		/* no room, or a multi-octet tag certificates never use */
+	*tag = p[0];
+	if (p[1] < 0x80) {
+		l = p[1];
+		k = 2;
+	} else {
+		k = p[1] & 0x7f;
+		if (k == 0 || k > 4 || n < 2 + k || p[2] == 0)
+			return false;
+		for (i = 0; i < k; i++)
+			l = (l << 8) | p[2 + i];
+		if (l < 0x80)
+			return false;
+		k += 2;
+	}
+	if (l > n - k)
+		return false;
+	*val = p + k;
+	*len = l;
+	return true;
+}
+
+/*
+ * Checks that der has the shape of exactly one X.509 certificate (RFC 5280 4.1):
+ *   SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber INTEGER,
+ *     signature SEQUENCE, issuer SEQUENCE, validity SEQUENCE { Time, Time }, ... },
+ *     signatureAlgorithm SEQUENCE, signatureValue BIT STRING }
+ * with definite minimal lengths that add up and nothing after it.  The inputs come from
+ * certgate's own CA and store, so this is a guard against a caller passing the wrong datum
+ * (a key, a CSR, a PEM text) before it is wrapped into something a client has to reject;
+ * the walk is cheap, where parsing each certificate again with GnuTLS cost as much as a
+ * tenth of an issuance.
+ */
+static int
+check_cert_shape(const gnutls_datum_t *der, size_t i, struct be_err *e)
+{
+	const unsigned char *cert, *tbs, *p, *v, *end;
+	size_t clen, tlen, len, k;
+	unsigned char tag;
+	bool ok = false;
+
+	if (der == NULL || der->data == NULL || der->size == 0)
+		return be_err_set(e, BE_E_INTERNAL, "certificate %zu is empty", i);
+	if (!der_tlv(der->data, der->size, &tag, &cert, &clen) || tag != 0x30 ||
+	    (size_t)(cert + clen - der->data) != der->size)
+		goto out;
+	end = cert + clen;
+	/* tbsCertificate */
+	if (!der_tlv(cert, clen, &tag, &tbs, &tlen) || tag != 0x30)
+		goto out;
+	p = tbs;
+	if (!der_tlv(p, tlen, &tag, &v, &len))
+		goto out;
+	if (tag == 0xa0) {				/* [0] EXPLICIT Version */
+		p = v + len;
+		if (!der_tlv(p, (size_t)(tbs + tlen - p), &tag, &v, &len))
+			goto out;
+	}
+	if (tag != 0x02)				/* serialNumber */
+		goto out;
+	for (k = 0; k < 3; k++) {			/* signature, issuer, validity */
+		p = v + len;
+		if (!der_tlv(p, (size_t)(tbs + tlen - p), &tag, &v, &len) || tag != 0x30)
+			goto out;
+	}
+	/* Validity: notBefore Time (UTCTime or GeneralizedTime) */
+	if (len < 2 || (v[0] != 0x17 && v[0] != 0x18))
+		goto out;
+	/* signatureAlgorithm, signatureValue, and nothing more */
+	p = tbs + tlen;
+	if (!der_tlv(p, (size_t)(end - p), &tag, &v, &len) || tag != 0x30)
+		goto out;
+	p = v + len;
+	if (!der_tlv(p, (size_t)(end - p), &tag, &v, &len) || tag != 0x03 || v + len != end)
+		goto out;
+	ok = true;
+out:
+	return ok ? BE_OK : be_err_set(e, BE_E_INTERNAL, "certificate %zu is not a DER "
+				       "certificate", i);
+}
+
+/* Parses der as one X.509 certificate with GnuTLS (strict DER) into *keep (caller
+ * gnutls_x509_crt_deinit()), for callers that need its fields. */
 static int
 check_cert(const gnutls_datum_t *der, size_t i, gnutls_x509_crt_t *keep, struct be_err *e)
 {
@@ -38,10 +127,8 @@ check_cert(const gnutls_datum_t *der, size_t i, gnutls_x509_crt_t *keep, struct 
 				i, gnutls_strerror(r));
 		goto out;
 	}
-	if (keep != NULL) {
-		*keep = crt;
-		crt = NULL;
-	}
+	*keep = crt;
+	crt = NULL;
 out:
 	gnutls_x509_crt_deinit(crt);
 	return rc;
@@ -63,7 +150,7 @@ check_certs(const gnutls_datum_t *ders, size_t n, struct be_err *e)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		rc = check_cert(&ders[i], i, NULL, e);
+		rc = check_cert_shape(&ders[i], i, e);
 		if (rc != BE_OK)
 			goto out;
 	}
@@ -255,19 +342,64 @@ out:
 /* ------------------------------------------------------------------ PKCS#12 */
 
 /*
- * Cipher and KDF: GNUTLS_PKCS_PBES2_AES_256 gives PBES2 (RFC 8018 6.2) with AES-256-CBC.
- * GnuTLS 3.7.9 as Debian 12 ships it (3.7.9-2+deb12u6, measured with `openssl pkcs12
- * -info`) derives both bag keys with PBKDF2-HMAC-SHA256, 600000 iterations, and the MAC
- * key (RFC 7292 Appendix B KDF, HMAC-SHA256, 8-byte salt) with 600000 iterations.  The
- * count is fixed when GnuTLS is built (PKCS12_ITER_COUNT in its sources) and no call takes
- * one, so be_p12_params.iterations is not used; choosing it needs PBES2 built here.
- * tests/test-be-encode.c checks the algorithms OpenSSL reports, so a library update that
- * changes them shows up.
+ * GnuTLS 3.7.9 (Debian 12) writes PKCS#12 only with its built-in key-derivation count
+ * (PKCS12_ITER_COUNT, 600000) and no call takes another: three derivations, about 0.25 s of
+ * CPU per file.  So certgate assembles the file itself from the declarations in
+ * certgate.asn, with the count the profile chooses:
+ *
+ *   PFX (RFC 7292 4), version 3
+ *     authSafe: id-data, AuthenticatedSafe (4.1) =
+ *       [0] id-encryptedData: EncryptedData (RFC 5652 8), PBES2, of SafeContents =
+ *             certBag leaf (localKeyId, friendlyName), certBag per chain certificate
+ *       [1] id-data: SafeContents =
+ *             pkcs8ShroudedKeyBag (localKeyId, friendlyName): EncryptedPrivateKeyInfo
+ *             (RFC 5958 3), PBES2
+ *     macData: HMAC-SHA256 over the AuthenticatedSafe with the key from the RFC 7292
+ *              Appendix B KDF over SHA-256
+ *
+ * PBES2 (RFC 8018 6.2): PBKDF2-HMAC-SHA256 with a fresh 16-octet salt (NIST SP 800-132
+ * 5.1: at least 128 bits), then AES-256-CBC with a fresh IV.  Both bags and the MAC use the
+ * profile's iteration count, each with its own salt.  This is the layout and the algorithms
+ * of OpenSSL 3's `openssl pkcs12 -export` (which uses 2048 iterations and 8-octet salts), so
+ * OpenSSL 3 without -legacy, GnuTLS, NSS, Java 11+, macOS and Windows 10 1709+ / Server
+ * 2019+ read it.
+ *
+ * The count: be_p12_params.iterations, the profile's "pkcs12": {"iterations": N}; 0 takes
+ * P12_ITERATIONS_DEFAULT.  Why 10000:
+ *  - most files are locked with certgate's own random 20-character password (about 119
+ *    bits), which no iteration count makes weaker or stronger in practice;
+ *  - for a password the client chose, the count is the only brake on guessing it: 10000 is
+ *    the floor NIST SP 800-63B 5.1.1.2 (2017) set for PBKDF2, five times OpenSSL 3's default
+ *    and far inside every reader's limits; OWASP's 600000 (2023) is meant for password
+ *    databases that are stolen whole, and costs a quarter of a second per file;
+ *  - measured on the benchmark machine (AMD EPYC, SHA-NI; tests/test-be-encode.c prints
+ *    it): a whole file (three derivations) takes about 5 ms at 10000 iterations, 1.5 ms at
+ *    2048 and 300 ms at 600000.
+ * Counts below 1000 (NIST SP 800-132 5.2's minimum) are raised to 1000.
  */
-#define P12_CIPHER GNUTLS_PKCS_PBES2_AES_256
+#define P12_ITERATIONS_DEFAULT	10000
+#define P12_ITERATIONS_MIN	1000
+#define P12_ITERATIONS_MAX	10000000
+#define P12_SALT_LEN		16
+#define P12_KEY_LEN		32	/* AES-256; also the HMAC-SHA256 MAC key */
+#define P12_BLOCK		16	/* AES block, CBC IV */
 
-/* Chain certificates plus the leaf must fit one GnuTLS bag (MAX_BAG_ELEMENTS is 32). */
+/* Chain certificates plus the leaf; bounds the work per file. */
 #define P12_CHAIN_MAX 15
+
+static const char oid_p12_data[] = "1.2.840.113549.1.7.1";
+static const char oid_p12_encrypted_data[] = "1.2.840.113549.1.7.6";
+static const char oid_shrouded_key_bag[] = "1.2.840.113549.1.12.10.1.2";
+static const char oid_cert_bag[] = "1.2.840.113549.1.12.10.1.3";
+static const char oid_x509_certificate[] = "1.2.840.113549.1.9.22.1";
+static const char oid_friendly_name[] = "1.2.840.113549.1.9.20";
+static const char oid_local_key_id[] = "1.2.840.113549.1.9.21";
+static const char oid_pbes2[] = "1.2.840.113549.1.5.13";
+static const char oid_pbkdf2[] = "1.2.840.113549.1.5.12";
+static const char oid_hmac_sha256[] = "1.2.840.113549.2.9";
+static const char oid_aes256_cbc[] = "2.16.840.1.101.3.4.1.42";
+static const char oid_sha256[] = "2.16.840.1.101.3.4.2.1";
+static const unsigned char der_null[] = { 0x05, 0x00 };
 
 /* Maps a GnuTLS error from a call that used the password or the friendly name. */
 static int
@@ -376,18 +508,494 @@ check_friendly_name(const char *s, struct be_err *e)
 	return rc;
 }
 
+/* ---- building blocks */
+
+/* The asn1_write_value calls of one structure; the first failure sticks in *r, so a run of
+ * writes is checked once.  put_str: OBJECT IDENTIFIER text or "NEW"; put_uint: INTEGER;
+ * put_bytes: OCTET STRING octets or the DER of an ANY; put_none: drops an OPTIONAL. */
+static void
+put_str(asn1_node el, const char *path, const char *v, int *r)
+{
+	if (*r == ASN1_SUCCESS)
+		*r = asn1_write_value(el, path, v, 1);
+}
+
+static void
+put_uint(asn1_node el, const char *path, unsigned v, int *r)
+{
+	char num[16];
+
+	snprintf(num, sizeof(num), "%u", v);
+	if (*r == ASN1_SUCCESS)
+		*r = asn1_write_value(el, path, num, 0);
+}
+
+static void
+put_bytes(asn1_node el, const char *path, const void *v, size_t len, int *r)
+{
+	if (*r == ASN1_SUCCESS)
+		*r = len > INT32_MAX ? ASN1_MEM_ERROR : asn1_write_value(el, path, v, (int)len);
+}
+
+static void
+put_none(asn1_node el, const char *path, int *r)
+{
+	if (*r == ASN1_SUCCESS)
+		*r = asn1_write_value(el, path, NULL, 0);
+}
+
+static int
+p12_new(const char *type, asn1_node *el, struct be_err *e)
+{
+	asn1_node defs = be_asn1_module(type);
+	int rc = BE_OK;
+
+	*el = NULL;
+	if (defs == NULL || asn1_create_element(defs, type, el) != ASN1_SUCCESS) {
+		*el = NULL;
+		rc = be_err_set(e, BE_E_INTERNAL, "ASN.1 type %s is not available", type);
+	}
+	return rc;
+}
+
+/* DER-encodes *el (after writes that left r) into *out, then deletes *el. */
+static int
+p12_finish(asn1_node *el, int r, const char *what, gnutls_datum_t *out, struct be_err *e)
+{
+	int rc;
+
+	if (r != ASN1_SUCCESS)
+		rc = be_err_set(e, BE_E_INTERNAL, "PKCS#12 %s: %s", what, asn1_strerror(r));
+	else
+		rc = be_asn1_encode(*el, out, e);
+	asn1_delete_structure(el);
+	return rc;
+}
+
+/* *out = DER TLV with tag around len octets at data; gnutls_malloc()ed. */
+static int
+der_wrap(unsigned char tag, const unsigned char *data, size_t len, gnutls_datum_t *out,
+	 struct be_err *e)
+{
+	size_t total = der_header_len(len) + len;
+	unsigned char *p;
+	int rc = BE_OK;
+
+	out->data = NULL;
+	out->size = 0;
+	if (total >= UINT_MAX) {
+		rc = be_err_set(e, BE_E_TOOBIG, "PKCS#12 output too large");
+		goto out;
+	}
+	if ((out->data = gnutls_malloc(total)) == NULL) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	p = der_put_header(out->data, tag, len);
+	memcpy(p, data, len);
+	out->size = (unsigned)total;
+out:
+	return rc;
+}
+
+/* s as UTF-16BE (RFC 2781; above U+FFFF as surrogate pairs, which is what OpenSSL's
+ * OPENSSL_utf82uni does for the password), with a two-octet zero terminator when nul (RFC
+ * 7292 B.1).  s must be valid UTF-8; anything else is BE_E_MALFORMED.  *out
+ * gnutls_malloc()ed; a password's copy is released with be_datum_wipe(). */
+static int
+utf16be(const char *s, bool nul, gnutls_datum_t *out, struct be_err *e)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), o = 0, need, i;
+	unsigned long cp;
+	unsigned char *buf = NULL;
+	int rc = BE_OK;
+
+	out->data = NULL;
+	out->size = 0;
+	if ((buf = gnutls_malloc(2 * n + 2)) == NULL) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	while (*p != '\0') {
+		if (p[0] < 0x80) {
+			cp = p[0];
+			need = 0;
+		} else if ((p[0] & 0xe0) == 0xc0) {
+			cp = p[0] & 0x1f;
+			need = 1;
+		} else if ((p[0] & 0xf0) == 0xe0) {
+			cp = p[0] & 0x0f;
+			need = 2;
+		} else if ((p[0] & 0xf8) == 0xf0) {
+			cp = p[0] & 0x07;
+			need = 3;
+		} else {
+			rc = be_err_set(e, BE_E_MALFORMED, "PKCS#12 password is not UTF-8");
+			goto out;
+		}
+		for (i = 1; i <= need; i++) {
+			if ((p[i] & 0xc0) != 0x80) {
+				rc = be_err_set(e, BE_E_MALFORMED, "PKCS#12 password is not UTF-8");
+				goto out;
+			}
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+			rc = be_err_set(e, BE_E_MALFORMED, "PKCS#12 password is not UTF-8");
+			goto out;
+		}
+		if (cp >= 0x10000) {
+			unsigned long hi = 0xd800 + ((cp - 0x10000) >> 10);
+			unsigned long lo = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+
+			buf[o++] = (unsigned char)(hi >> 8);
+			buf[o++] = (unsigned char)hi;
+			buf[o++] = (unsigned char)(lo >> 8);
+			buf[o++] = (unsigned char)lo;
+		} else {
+			buf[o++] = (unsigned char)(cp >> 8);
+			buf[o++] = (unsigned char)cp;
+		}
+		p += need + 1;
+	}
+	if (nul) {
+		buf[o++] = 0;
+		buf[o++] = 0;
+	}
+	out->data = buf;
+	out->size = (unsigned)o;
+	buf = NULL;
+out:
+	if (buf != NULL) {
+		be_memzero(buf, 2 * n + 2);
+		gnutls_free(buf);
+	}
+	return rc;
+}
+
+/*
+ * PBES2 (RFC 8018 6.2.1): PBKDF2-HMAC-SHA256 over the UTF-8 password with a fresh salt and
+ * iter iterations gives an AES-256 key; plain is padded (RFC 8018 6.1.1 step 4) and
+ * encrypted in CBC mode under a fresh IV.  *params is the DER of the PBES2-params (A.4) for
+ * the AlgorithmIdentifier, *ct the ciphertext; both gnutls_malloc()ed, caller
+ * be_datum_free()s.
+ */
+static int
+pbes2_encrypt(const char *password, unsigned iter, const gnutls_datum_t *plain,
+	      gnutls_datum_t *params, gnutls_datum_t *ct, struct be_err *e)
+{
+	unsigned char salt[P12_SALT_LEN], iv[P12_BLOCK], key[P12_KEY_LEN], ivos[2 + P12_BLOCK];
+	gnutls_datum_t pw, sd, kd, ivd, kdf = { NULL, 0 };
+	gnutls_cipher_hd_t h = NULL;
+	asn1_node el = NULL;
+	unsigned char *buf = NULL;
+	size_t pad = 0, padded = 0;
+	int r = ASN1_SUCCESS, rc = BE_OK;
+
+	params->data = ct->data = NULL;
+	params->size = ct->size = 0;
+	if (gnutls_rnd(GNUTLS_RND_NONCE, salt, sizeof(salt)) < 0 ||
+	    gnutls_rnd(GNUTLS_RND_NONCE, iv, sizeof(iv)) < 0) {
+		rc = be_err_set(e, BE_E_CRYPTO, "PKCS#12: no random numbers");
+		goto out;
+	}
+	pw.data = (unsigned char *)password;
+	pw.size = (unsigned)strlen(password);
+	sd.data = salt;
+	sd.size = sizeof(salt);
+	if ((r = gnutls_pbkdf2(GNUTLS_MAC_SHA256, &pw, &sd, iter, key, sizeof(key))) < 0) {
+		rc = be_err_set(e, BE_E_CRYPTO, "PKCS#12 key derivation: %s", gnutls_strerror(r));
+		goto out;
+	}
+	pad = P12_BLOCK - plain->size % P12_BLOCK;
+	padded = plain->size + pad;
+	if (padded >= UINT_MAX || (buf = gnutls_malloc(padded)) == NULL) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(buf, plain->data, plain->size);
+	memset(buf + plain->size, (int)pad, pad);
+	kd.data = key;
+	kd.size = sizeof(key);
+	ivd.data = iv;
+	ivd.size = sizeof(iv);
+	if ((r = gnutls_cipher_init(&h, GNUTLS_CIPHER_AES_256_CBC, &kd, &ivd)) < 0 ||
+	    (r = gnutls_cipher_encrypt(h, buf, padded)) < 0) {
+		rc = be_err_set(e, BE_E_CRYPTO, "PKCS#12 encryption: %s", gnutls_strerror(r));
+		goto out;
+	}
+
+	r = ASN1_SUCCESS;
+	if ((rc = p12_new("CERTGATE.PBKDF2Params", &el, e)) != BE_OK)
+		goto out;
+	put_bytes(el, "salt", salt, sizeof(salt), &r);
+	put_uint(el, "iterationCount", iter, &r);
+	put_none(el, "keyLength", &r);
+	put_str(el, "prf.algorithm", oid_hmac_sha256, &r);
+	put_bytes(el, "prf.parameters", der_null, sizeof(der_null), &r);
+	if ((rc = p12_finish(&el, r, "PBKDF2 parameters", &kdf, e)) != BE_OK)
+		goto out;
+	if ((rc = p12_new("CERTGATE.PBES2Params", &el, e)) != BE_OK)
+		goto out;
+	ivos[0] = 0x04;		/* the IV, an OCTET STRING (RFC 8018 B.2.5) */
+	ivos[1] = P12_BLOCK;
+	memcpy(ivos + 2, iv, sizeof(iv));
+	put_str(el, "keyDerivationFunc.algorithm", oid_pbkdf2, &r);
+	put_bytes(el, "keyDerivationFunc.parameters", kdf.data, kdf.size, &r);
+	put_str(el, "encryptionScheme.algorithm", oid_aes256_cbc, &r);
+	put_bytes(el, "encryptionScheme.parameters", ivos, sizeof(ivos), &r);
+	if ((rc = p12_finish(&el, r, "PBES2 parameters", params, e)) != BE_OK)
+		goto out;
+	ct->data = buf;
+	ct->size = (unsigned)padded;
+	buf = NULL;
+out:
+	if (h != NULL)
+		gnutls_cipher_deinit(h);
+	if (buf != NULL) {
+		be_memzero(buf, padded);	/* may still hold the plaintext */
+		gnutls_free(buf);
+	}
+	if (el != NULL)
+		asn1_delete_structure(&el);
+	if (rc != BE_OK)
+		be_datum_free(params);
+	be_datum_free(&kdf);
+	be_memzero(key, sizeof(key));
+	return rc;
+}
+
+/*
+ * RFC 7292 Appendix B.2 with SHA-256 (u = 32, v = 64 octets), ID 3 (integrity key), n = 32
+ * octets: one block, so step 6C never runs.  bmp is the password as a BMPString with its
+ * terminator (B.1).  gnutls_hash_output() resets the hash, so one handle serves all
+ * iterations.
+ */
+static int
+p12_mac_key(const gnutls_datum_t *bmp, const unsigned char *salt, size_t saltlen,
+	    unsigned iter, unsigned char out[P12_KEY_LEN])
+{
+	unsigned char block[64];
+	gnutls_hash_hd_t h = NULL;
+	size_t i, k, len;
+	unsigned j;
+	int rc = BE_OK;
+
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+		h = NULL;
+		rc = BE_E_CRYPTO;
+		goto out;
+	}
+	memset(block, 3, sizeof(block));				/* D */
+	gnutls_hash(h, block, sizeof(block));
+	len = sizeof(block) * ((saltlen + sizeof(block) - 1) / sizeof(block));	/* S */
+	for (i = 0; i < len; i += sizeof(block)) {
+		for (k = 0; k < sizeof(block); k++)
+			block[k] = salt[(i + k) % saltlen];
+		gnutls_hash(h, block, sizeof(block));
+	}
+	len = sizeof(block) * ((bmp->size + sizeof(block) - 1) / sizeof(block));	/* P */
+	for (i = 0; i < len; i += sizeof(block)) {
+		for (k = 0; k < sizeof(block); k++)
+			block[k] = bmp->data[(i + k) % bmp->size];
+		gnutls_hash(h, block, sizeof(block));
+	}
+	gnutls_hash_output(h, out);
+	for (j = 1; j < iter; j++) {
+		gnutls_hash(h, out, P12_KEY_LEN);
+		gnutls_hash_output(h, out);
+	}
+out:
+	if (h != NULL)
+		gnutls_hash_deinit(h, NULL);
+	be_memzero(block, sizeof(block));
+	return rc;
+}
+
+/* Appends to the SafeContents sc a SafeBag of bag_oid holding value (DER), with the
+ * attributes given (each the DER of the attribute value; NULL: absent). */
+static void
+bag_add(asn1_node sc, const char *bag_oid, const gnutls_datum_t *value,
+	const gnutls_datum_t *key_id, const gnutls_datum_t *name, int *r)
+{
+	const struct {
+		const char *oid;
+		const gnutls_datum_t *v;
+	} attrs[] = { { oid_local_key_id, key_id }, { oid_friendly_name, name } };
+	size_t i;
+
+	put_str(sc, "", "NEW", r);
+	put_str(sc, "?LAST.bagId", bag_oid, r);
+	put_bytes(sc, "?LAST.bagValue", value->data, value->size, r);
+	if (key_id == NULL && name == NULL) {
+		put_none(sc, "?LAST.bagAttributes", r);
+		return;
+	}
+	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		if (attrs[i].v == NULL)
+			continue;
+		put_str(sc, "?LAST.bagAttributes", "NEW", r);
+		put_str(sc, "?LAST.bagAttributes.?LAST.attrId", attrs[i].oid, r);
+		put_str(sc, "?LAST.bagAttributes.?LAST.attrValues", "NEW", r);
+		put_bytes(sc, "?LAST.bagAttributes.?LAST.attrValues.?LAST", attrs[i].v->data,
+			  attrs[i].v->size, r);
+	}
+}
+
+/* The certificates' SafeContents (leaf with the attributes, then the chain), encrypted:
+ * *out is the DER of the EncryptedData. */
+static int
+p12_cert_part(const gnutls_datum_t *cert, const gnutls_datum_t *chain, size_t n_chain,
+	      const gnutls_datum_t *key_id, const gnutls_datum_t *name, const char *password,
+	      unsigned iter, gnutls_datum_t *out, struct be_err *e)
+{
+	gnutls_datum_t os = { NULL, 0 }, bag = { NULL, 0 }, sc_der = { NULL, 0 };
+	gnutls_datum_t params = { NULL, 0 }, ct = { NULL, 0 };
+	asn1_node el = NULL, sc = NULL;
+	size_t i;
+	int r = ASN1_SUCCESS, rc;
+
+	if ((rc = p12_new("CERTGATE.SafeContents", &sc, e)) != BE_OK)
+		goto out;
+	for (i = 0; i <= n_chain; i++) {
+		const gnutls_datum_t *c = i == 0 ? cert : &chain[i - 1];
+
+		be_datum_free(&os);
+		be_datum_free(&bag);
+		if ((rc = der_wrap(0x04, c->data, c->size, &os, e)) != BE_OK ||
+		    (rc = p12_new("CERTGATE.CertBag", &el, e)) != BE_OK)
+			goto out;
+		put_str(el, "certId", oid_x509_certificate, &r);
+		put_bytes(el, "certValue", os.data, os.size, &r);
+		if ((rc = p12_finish(&el, r, "certificate bag", &bag, e)) != BE_OK)
+			goto out;
+		bag_add(sc, oid_cert_bag, &bag, i == 0 ? key_id : NULL, i == 0 ? name : NULL,
+			&r);
+	}
+	if ((rc = p12_finish(&sc, r, "certificates", &sc_der, e)) != BE_OK ||
+	    (rc = pbes2_encrypt(password, iter, &sc_der, &params, &ct, e)) != BE_OK ||
+	    (rc = p12_new("CERTGATE.EncryptedData", &el, e)) != BE_OK)
+		goto out;
+	put_uint(el, "version", 0, &r);
+	put_str(el, "encryptedContentInfo.contentType", oid_p12_data, &r);
+	put_str(el, "encryptedContentInfo.contentEncryptionAlgorithm.algorithm", oid_pbes2, &r);
+	put_bytes(el, "encryptedContentInfo.contentEncryptionAlgorithm.parameters", params.data,
+		  params.size, &r);
+	put_bytes(el, "encryptedContentInfo.encryptedContent", ct.data, ct.size, &r);
+	rc = p12_finish(&el, r, "encrypted certificates", out, e);
+out:
+	if (el != NULL)
+		asn1_delete_structure(&el);
+	if (sc != NULL)
+		asn1_delete_structure(&sc);
+	be_datum_free(&os);
+	be_datum_free(&bag);
+	be_datum_free(&sc_der);
+	be_datum_free(&params);
+	be_datum_free(&ct);
+	return rc;
+}
+
+/* The key's SafeContents: one pkcs8ShroudedKeyBag with the attributes; *out is the DER of
+ * the SafeContents wrapped in an OCTET STRING (the content of an id-data ContentInfo). */
+static int
+p12_key_part(gnutls_x509_privkey_t key, const gnutls_datum_t *key_id,
+	     const gnutls_datum_t *name, const char *password, unsigned iter,
+	     gnutls_datum_t *out, struct be_err *e)
+{
+	gnutls_datum_t pki = { NULL, 0 }, params = { NULL, 0 }, ct = { NULL, 0 };
+	gnutls_datum_t epki = { NULL, 0 }, sc_der = { NULL, 0 };
+	asn1_node el = NULL;
+	int r, rc;
+
+	r = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN,
+					      &pki);
+	if (r < 0) {
+		rc = p12_error(r, "key", e);
+		goto out;
+	}
+	r = ASN1_SUCCESS;
+	if ((rc = pbes2_encrypt(password, iter, &pki, &params, &ct, e)) != BE_OK ||
+	    (rc = p12_new("CERTGATE.EncryptedPrivateKeyInfo", &el, e)) != BE_OK)
+		goto out;
+	put_str(el, "encryptionAlgorithm.algorithm", oid_pbes2, &r);
+	put_bytes(el, "encryptionAlgorithm.parameters", params.data, params.size, &r);
+	put_bytes(el, "encryptedData", ct.data, ct.size, &r);
+	if ((rc = p12_finish(&el, r, "shrouded key", &epki, e)) != BE_OK ||
+	    (rc = p12_new("CERTGATE.SafeContents", &el, e)) != BE_OK)
+		goto out;
+	bag_add(el, oid_shrouded_key_bag, &epki, key_id, name, &r);
+	if ((rc = p12_finish(&el, r, "key bag", &sc_der, e)) != BE_OK)
+		goto out;
+	rc = der_wrap(0x04, sc_der.data, sc_der.size, out, e);
+out:
+	if (el != NULL)
+		asn1_delete_structure(&el);
+	be_datum_wipe(&pki);
+	be_datum_free(&params);
+	be_datum_free(&ct);
+	be_datum_free(&epki);
+	be_datum_free(&sc_der);
+	return rc;
+}
+
+/* The PFX around the AuthenticatedSafe auth (DER) with its MAC (RFC 7292 4, 5.1). */
+static int
+p12_pfx(const gnutls_datum_t *auth, const char *password, unsigned iter, gnutls_datum_t *out,
+	struct be_err *e)
+{
+	unsigned char salt[P12_SALT_LEN], mac_key[P12_KEY_LEN], digest[32];
+	gnutls_datum_t bmp = { NULL, 0 }, os = { NULL, 0 };
+	asn1_node el = NULL;
+	int r = ASN1_SUCCESS, rc;
+
+	if (gnutls_rnd(GNUTLS_RND_NONCE, salt, sizeof(salt)) < 0) {
+		rc = be_err_set(e, BE_E_CRYPTO, "PKCS#12: no random numbers");
+		goto out;
+	}
+	if ((rc = utf16be(password, true, &bmp, e)) != BE_OK)
+		goto out;
+	if (p12_mac_key(&bmp, salt, sizeof(salt), iter, mac_key) != BE_OK ||
+	    gnutls_hmac_fast(GNUTLS_MAC_SHA256, mac_key, sizeof(mac_key), auth->data,
+			     auth->size, digest) < 0) {
+		rc = be_err_set(e, BE_E_CRYPTO, "PKCS#12: the MAC could not be computed");
+		goto out;
+	}
+	if ((rc = der_wrap(0x04, auth->data, auth->size, &os, e)) != BE_OK ||
+	    (rc = p12_new("CERTGATE.PFX", &el, e)) != BE_OK)
+		goto out;
+	put_uint(el, "version", 3, &r);
+	put_str(el, "authSafe.contentType", oid_p12_data, &r);
+	put_bytes(el, "authSafe.content", os.data, os.size, &r);
+	put_str(el, "macData.mac.digestAlgorithm.algorithm", oid_sha256, &r);
+	put_bytes(el, "macData.mac.digestAlgorithm.parameters", der_null, sizeof(der_null), &r);
+	put_bytes(el, "macData.mac.digest", digest, sizeof(digest), &r);
+	put_bytes(el, "macData.macSalt", salt, sizeof(salt), &r);
+	put_uint(el, "macData.iterations", iter, &r);
+	rc = p12_finish(&el, r, "PFX", out, e);
+out:
+	if (el != NULL)
+		asn1_delete_structure(&el);
+	be_datum_wipe(&bmp);
+	be_datum_free(&os);
+	be_memzero(mac_key, sizeof(mac_key));
+	return rc;
+}
+
 int
 be_encode_pkcs12(gnutls_x509_privkey_t key, const gnutls_datum_t *cert,
 		 const gnutls_datum_t *chain, size_t n_chain,
 		 const struct be_p12_params *params, gnutls_datum_t *out, struct be_err *e)
 {
-	gnutls_pkcs12_t p12 = NULL;
-	gnutls_pkcs12_bag_t cbag = NULL, kbag = NULL;
 	gnutls_x509_crt_t crt = NULL;
-	gnutls_datum_t shrouded = { NULL, 0 }, der = { NULL, 0 }, id;
+	gnutls_datum_t id_attr = { NULL, 0 }, name16 = { NULL, 0 }, name_attr = { NULL, 0 };
+	gnutls_datum_t certs = { NULL, 0 }, keys = { NULL, 0 }, auth = { NULL, 0 };
 	unsigned char key_id[20], crt_id[20];
-	size_t key_id_len = sizeof(key_id), crt_id_len = sizeof(crt_id), i;
-	int r, idx, rc = BE_OK;
+	size_t key_id_len = sizeof(key_id), crt_id_len = sizeof(crt_id);
+	asn1_node el = NULL;
+	unsigned iter;
+	int r = ASN1_SUCCESS, rc = BE_OK;
 
 	out->data = NULL;
 	out->size = 0;
@@ -408,6 +1016,14 @@ be_encode_pkcs12(gnutls_x509_privkey_t key, const gnutls_datum_t *cert,
 				n_chain, P12_CHAIN_MAX);
 		goto out;
 	}
+	if (params->iterations > P12_ITERATIONS_MAX) {
+		rc = be_err_set(e, BE_E_POLICY, "PKCS#12: %u iterations are more than %d",
+				params->iterations, P12_ITERATIONS_MAX);
+		goto out;
+	}
+	iter = params->iterations == 0 ? P12_ITERATIONS_DEFAULT : params->iterations;
+	if (iter < P12_ITERATIONS_MIN)
+		iter = P12_ITERATIONS_MIN;
 	rc = check_cert(cert, 0, &crt, e);
 	if (rc != BE_OK)
 		goto out;
@@ -431,93 +1047,40 @@ be_encode_pkcs12(gnutls_x509_privkey_t key, const gnutls_datum_t *cert,
 				"PKCS#12: the certificate does not belong to the private key");
 		goto out;
 	}
-	id.data = key_id;
-	id.size = (unsigned)key_id_len;
+	r = ASN1_SUCCESS;
+	if ((rc = der_wrap(0x04, key_id, key_id_len, &id_attr, e)) != BE_OK)
+		goto out;
+	/* friendlyName (RFC 2985 5.5.1): a BMPString. */
+	if (params->friendly_name != NULL &&
+	    ((rc = utf16be(params->friendly_name, false, &name16, e)) != BE_OK ||
+	     (rc = der_wrap(0x1e, name16.data, name16.size, &name_attr, e)) != BE_OK))
+		goto out;
 
-	r = gnutls_pkcs12_init(&p12);
-	if (r >= 0)
-		r = gnutls_pkcs12_bag_init(&cbag);
-	if (r >= 0)
-		r = gnutls_pkcs12_bag_init(&kbag);
-	if (r < 0) {
-		rc = p12_error(r, "init", e);
+	if ((rc = p12_cert_part(cert, chain, n_chain, &id_attr,
+				name_attr.data != NULL ? &name_attr : NULL, params->password, iter,
+				&certs, e)) != BE_OK ||
+	    (rc = p12_key_part(key, &id_attr, name_attr.data != NULL ? &name_attr : NULL,
+			       params->password, iter, &keys, e)) != BE_OK ||
+	    (rc = p12_new("CERTGATE.AuthenticatedSafe", &el, e)) != BE_OK)
 		goto out;
-	}
-
-	/* Certificates: one SafeContents in an EncryptedData (RFC 7292 4.1), leaf first. */
-	idx = gnutls_pkcs12_bag_set_data(cbag, GNUTLS_BAG_CERTIFICATE, cert);
-	if (idx < 0) {
-		rc = p12_error(idx, "certificate bag", e);
+	put_str(el, "", "NEW", &r);
+	put_str(el, "?LAST.contentType", oid_p12_encrypted_data, &r);
+	put_bytes(el, "?LAST.content", certs.data, certs.size, &r);
+	put_str(el, "", "NEW", &r);
+	put_str(el, "?LAST.contentType", oid_p12_data, &r);
+	put_bytes(el, "?LAST.content", keys.data, keys.size, &r);
+	if ((rc = p12_finish(&el, r, "authenticated safe", &auth, e)) != BE_OK)
 		goto out;
-	}
-	r = gnutls_pkcs12_bag_set_key_id(cbag, (unsigned)idx, &id);
-	if (r >= 0 && params->friendly_name != NULL)
-		r = gnutls_pkcs12_bag_set_friendly_name(cbag, (unsigned)idx,
-							params->friendly_name);
-	if (r < 0) {
-		rc = p12_error(r, "friendly name", e);
-		goto out;
-	}
-	for (i = 0; i < n_chain; i++) {
-		r = gnutls_pkcs12_bag_set_data(cbag, GNUTLS_BAG_CERTIFICATE, &chain[i]);
-		if (r < 0) {
-			rc = p12_error(r, "certificate bag", e);
-			goto out;
-		}
-	}
-	r = gnutls_pkcs12_bag_encrypt(cbag, params->password, P12_CIPHER);
-	if (r < 0) {
-		rc = p12_error(r, "password", e);
-		goto out;
-	}
-
-	/* Key: a pkcs8ShroudedKeyBag (RFC 7292 4.2.2) in a plain Data SafeContents. */
-	r = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, params->password,
-					      P12_CIPHER, &shrouded);
-	if (r < 0) {
-		rc = p12_error(r, "password", e);
-		goto out;
-	}
-	idx = gnutls_pkcs12_bag_set_data(kbag, GNUTLS_BAG_PKCS8_ENCRYPTED_KEY, &shrouded);
-	if (idx < 0) {
-		rc = p12_error(idx, "key bag", e);
-		goto out;
-	}
-	r = gnutls_pkcs12_bag_set_key_id(kbag, (unsigned)idx, &id);
-	if (r >= 0 && params->friendly_name != NULL)
-		r = gnutls_pkcs12_bag_set_friendly_name(kbag, (unsigned)idx,
-							params->friendly_name);
-	if (r < 0) {
-		rc = p12_error(r, "friendly name", e);
-		goto out;
-	}
-
-	r = gnutls_pkcs12_set_bag(p12, cbag);
-	if (r >= 0)
-		r = gnutls_pkcs12_set_bag(p12, kbag);
-	if (r < 0) {
-		rc = p12_error(r, "bag", e);
-		goto out;
-	}
-	r = gnutls_pkcs12_generate_mac2(p12, GNUTLS_MAC_SHA256, params->password);
-	if (r < 0) {
-		rc = p12_error(r, "password", e);
-		goto out;
-	}
-	r = gnutls_pkcs12_export2(p12, GNUTLS_X509_FMT_DER, &der);
-	if (r < 0) {
-		rc = p12_error(r, "export", e);
-		goto out;
-	}
-	*out = der;
-	der.data = NULL;
-	der.size = 0;
+	rc = p12_pfx(&auth, params->password, iter, out, e);
 out:
-	be_datum_free(&der);
-	be_datum_wipe(&shrouded);
-	gnutls_pkcs12_bag_deinit(kbag);
-	gnutls_pkcs12_bag_deinit(cbag);
-	gnutls_pkcs12_deinit(p12);
+	if (el != NULL)
+		asn1_delete_structure(&el);
+	be_datum_free(&id_attr);
+	be_datum_free(&name16);
+	be_datum_free(&name_attr);
+	be_datum_free(&certs);
+	be_datum_free(&keys);
+	be_datum_free(&auth);
 	gnutls_x509_crt_deinit(crt);
 	return rc;
 }

@@ -18,6 +18,8 @@
 
 #include "be_issue.h"
 #include "be_json.h"
+#include "be_keypool.h"
+#include "be_stats.h"
 
 /* Canonical order of subject attributes in issued certificates (most significant first). */
 static const enum be_dn_attr dn_order[] = {
@@ -80,6 +82,7 @@ be_ctx_free(struct be_ctx *ctx)
 
 	if (ctx == NULL)
 		return;
+	be_keypool_free(ctx->keypool);
 	be_store_close(ctx->store);
 	be_profiles_free(ctx->profiles, ctx->n_profiles);
 	for (i = 0; i < ctx->n_cas; i++)
@@ -266,38 +269,6 @@ build_sans(const struct be_profile *p, const struct be_sans *in, const struct be
 	return BE_OK;
 }
 
-static void
-ku_names(unsigned bits, char *buf, size_t len)
-{
-	static const struct {
-		unsigned bit;
-		const char *name;
-	} t[] = {
-		{ GNUTLS_KEY_DIGITAL_SIGNATURE, "digitalSignature" },
-		{ GNUTLS_KEY_NON_REPUDIATION, "nonRepudiation" },
-		{ GNUTLS_KEY_KEY_ENCIPHERMENT, "keyEncipherment" },
-		{ GNUTLS_KEY_DATA_ENCIPHERMENT, "dataEncipherment" },
-		{ GNUTLS_KEY_KEY_AGREEMENT, "keyAgreement" },
-		{ GNUTLS_KEY_KEY_CERT_SIGN, "keyCertSign" },
-		{ GNUTLS_KEY_CRL_SIGN, "cRLSign" },
-		{ GNUTLS_KEY_ENCIPHER_ONLY, "encipherOnly" },
-		{ GNUTLS_KEY_DECIPHER_ONLY, "decipherOnly" },
-	};
-	size_t i, o = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		int w;
-
-		if (!(bits & t[i].bit))
-			continue;
-		w = snprintf(buf + o, len - o, "%s%s", o ? ", " : "", t[i].name);
-		if (w < 0 || (size_t)w >= len - o)
-			break;
-		o += (size_t)w;
-	}
-}
-
 /* RFC 5280 4.2.1.3, 4.2.1.9, 4.2.1.12: a request may ask for less than the profile gives,
  * never for more; what it asks is never copied. */
 static int
@@ -311,7 +282,7 @@ check_csr_extensions(const struct be_profile *p, const struct be_csr *csr, struc
 				  "cA TRUE); profile %s issues end-entity certificates only",
 				  p->name);
 	if (csr->has_key_usage && (csr->key_usage & ~p->key_usage)) {
-		ku_names(csr->key_usage & ~p->key_usage, names, sizeof(names));
+		be_ku_names(csr->key_usage & ~p->key_usage, names, sizeof(names));
 		return be_err_set(e, BE_E_POLICY, "CSR asks for key usage %s, which profile %s does "
 				  "not grant", names, p->name);
 	}
@@ -366,6 +337,11 @@ check_output(const struct be_profile *p, const struct be_request *req,
 		if (req->key_syntax == BE_KEY_PKCS1 && k->alg == BE_KEY_ED25519)
 			return be_err_set(e, BE_E_POLICY, "Ed25519 keys have no PKCS#1 form; ask "
 					  "for PKCS#8");
+		return BE_OK;
+	case BE_KEYFMT_CMS:
+		if (!(p->outputs & BE_OUT_CMS))
+			return be_err_set(e, BE_E_POLICY, "profile %s does not return keys in CMS "
+					  "EnvelopedData", p->name);
 		return BE_OK;
 	case BE_KEYFMT_PKCS12:
 		if (!(p->outputs & BE_OUT_PKCS12))
@@ -447,6 +423,40 @@ audit_fill(struct be_audit_rec *a, const struct be_request *req, const char *out
 	a->serial = serial;
 }
 
+/* True when the request will be stored for approval rather than issued now. */
+static bool
+will_hold(const struct be_request *req)
+{
+	return req->approved_request == 0 && (req->hold || req->profile->approvals > 0);
+}
+
+/* Decimal form of a stored (hex) serial, for the adapters that show serials in decimal. */
+static void
+serial_dec_from_hex(const char *hex, char *out, size_t len)
+{
+	unsigned char raw[32];
+	size_t hl = strlen(hex), odd = hl % 2, i;
+
+	out[0] = '\0';
+	if (hl == 0 || (hl + 1) / 2 > sizeof(raw))
+		return;
+	memset(raw, 0, sizeof(raw));
+	for (i = 0; i < hl; i++) {
+		char c = hex[i];
+		size_t nib = i + odd;	/* nibble position once left-padded to even length */
+		unsigned v;
+
+		if (c >= '0' && c <= '9')
+			v = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = (unsigned)(c - 'a' + 10);
+		else
+			return;
+		raw[nib / 2] |= (unsigned char)(nib % 2 ? v : v << 4);
+	}
+	be_serial_dec(raw, (hl + 1) / 2, out, len);
+}
+
 /* Returns 1 when the request was handled by the approval flow (pending or already issued),
  * 0 when issuance should go on (with *request_id set for an approved request). */
 static int
@@ -501,6 +511,10 @@ again:
 			res->cert_id = cert->id;
 			res->request_id = found->id;
 			snprintf(res->serial_hex, sizeof(res->serial_hex), "%s", cert->serial);
+			serial_dec_from_hex(cert->serial, res->serial_dec,
+					    sizeof(res->serial_dec));
+			res->chain = req->profile->ca->chain;
+			res->n_chain = req->profile->ca->n_chain;
 			res->not_before = (time_t)cert->not_before;
 			res->not_after = (time_t)cert->not_after;
 			rc = 1;
@@ -592,6 +606,7 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	int64_t request_id = 0;
 	bool server_key = false;
 	time_t now = time(NULL);
+	uint64_t t0 = be_stats_clock();
 	int rc, attempt;
 
 	if (e == NULL)
@@ -633,7 +648,9 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	}
 	if ((rc = check_key(p, &spec, server_key, e)) != BE_OK)
 		goto out;
-	if (server_key && (rc = check_output(p, req, &spec, e)) != BE_OK)
+	/* A request held for approval carries no password: its output is checked when it is
+	 * signed (approved_request). */
+	if (server_key && !will_hold(req) && (rc = check_output(p, req, &spec, e)) != BE_OK)
 		goto out;
 
 	if ((rc = build_subject(p, req->subject != NULL ? req->subject :
@@ -658,7 +675,9 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	}
 
 	if (server_key) {
-		if ((rc = be_key_generate(&spec, &res->key, e)) != BE_OK ||
+		/* A ready key from the pool when there is one, else made here. */
+		if ((be_keypool_take(ctx->keypool, &spec, &res->key) != BE_OK &&
+		     (rc = be_key_generate(&spec, &res->key, e)) != BE_OK) ||
 		    (rc = be_key_pubkey(res->key, &genpub, e)) != BE_OK)
 			goto out;
 		pub = genpub;
@@ -710,7 +729,8 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 			pp.friendly_name = be_name_get(&subject, BE_DN_CN);
 			pp.iterations = p->p12_iterations;
 			if ((rc = be_encode_pkcs12(res->key, &res->cert, p->ca->chain,
-						   p->ca->n_chain, &pp, &p12, e)) != BE_OK)
+						   req->p12_without_chain ? 0 : p->ca->n_chain,
+						   &pp, &p12, e)) != BE_OK)
 				goto out;
 		}
 
@@ -781,6 +801,7 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 			be_datum_free(&pem);
 		}
 	}
+	be_stats_issue_observe(t0);
 	rc = BE_OK;
 out:
 	if (rc != BE_OK) {

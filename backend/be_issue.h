@@ -14,6 +14,8 @@
 #include "be_profile.h"
 #include "be_store.h"
 
+struct be_keypool;
+
 /* CAs, profiles and the store of one configuration. */
 struct be_ctx {
 	struct be_ca **cas;
@@ -21,6 +23,9 @@ struct be_ctx {
 	struct be_profile *profiles;
 	size_t n_profiles;
 	struct be_store *store;
+	/* Ready keys for server keygen (be_keypool.h), owned, may be NULL; set by whoever
+	 * loads the configuration (be_keypool_new), freed by be_ctx_free. */
+	struct be_keypool *keypool;
 };
 
 /* Loads the "cas" and "profiles" objects of the configuration (relative paths under basedir)
@@ -39,6 +44,8 @@ enum be_key_fmt {
 	BE_KEYFMT_PEM,		/* key_syntax decides PKCS#8 or PKCS#1 */
 	BE_KEYFMT_DER,
 	BE_KEYFMT_PKCS12,	/* key, certificate and chain under p12_password */
+	BE_KEYFMT_CMS,		/* only res->key: the adapter has the backend wrap it in CMS
+				 * EnvelopedData (be_cms.h); the profile must allow "cms" */
 };
 
 struct be_request {
@@ -66,6 +73,7 @@ struct be_request {
 	enum be_key_syntax key_syntax;
 	const char *p12_password;	/* NULL: a random one (returned in the result) unless the
 					 * profile requires the client's */
+	bool p12_without_chain;		/* PKCS#12 with the end-entity certificate only */
 
 	/* Approval flows: a repeated request is recognised by idem_key (default: a digest of
 	 * profile, principal and CSR); data is the adapter's normalised request kept with a

@@ -81,6 +81,28 @@ be_ku_parse(const char *name, unsigned *bit)
 	return BE_E_NOTFOUND;
 }
 
+void
+be_ku_names(unsigned bits, char *buf, size_t len)
+{
+	size_t i, o = 0;
+	unsigned done = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(kus) / sizeof(kus[0]); i++) {
+		int w;
+
+		if (!(bits & kus[i].bit) || (done & kus[i].bit))
+			continue;
+		done |= kus[i].bit;	/* nonRepudiation and contentCommitment are one bit */
+		w = snprintf(buf + o, len - o, "%s%s", o ? ", " : "", kus[i].name);
+		if (w < 0 || (size_t)w >= len - o)
+			break;
+		o += (size_t)w;
+	}
+}
+
 static bool
 is_dotted_oid(const char *s)
 {

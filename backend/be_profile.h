@@ -100,6 +100,8 @@ void be_profile_key_list(const struct be_profile *p, char *buf, size_t len);
 
 /* Names of key usage bits and EKU purposes as the configuration spells them. */
 int be_ku_parse(const char *name, unsigned *bit);
+/* Comma-separated RFC 5280 names of the key usage bits, for sentences, into buf. */
+void be_ku_names(unsigned bits, char *buf, size_t len);
 int be_eku_parse(const char *name, const char **oid);
 const char *be_eku_name(const char *oid);
 

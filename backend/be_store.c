@@ -3,7 +3,12 @@
  *
  * One write connection behind a mutex: every write is one BEGIN IMMEDIATE ... COMMIT that
  * includes its audit row, and COMMIT (WAL, synchronous=FULL) has returned before the caller
- * hears of success.  Readers take a connection from a small pool, so they read the last
+ * hears of success.  Certificate inserts are group-committed: concurrent callers queue, one
+ * of them (the leader) writes the whole queue in one transaction and one COMMIT (one fsync
+ * of the WAL) makes the batch durable before any of them returns; a row that fails (a
+ * duplicate serial) fails only its caller.  Checkpoints (copying the WAL into the database
+ * file, with its own fsync) run on a background thread with its own connection, so that no
+ * caller waits for one.  Readers take a connection from a small pool, so they read the last
  * committed snapshot and never wait behind the writer's fsync.  Each connection caches its
  * prepared statements.  The schema is versioned with PRAGMA user_version and grows by the
  * ordered steps in migrations[], each applied in its own transaction.
@@ -22,10 +27,15 @@
 
 #include <sqlite3.h>
 
+#include "be_stats.h"
 #include "be_store.h"
 
 #define STORE_BUSY_MS		5000	/* how long a writer waits for another process's lock */
 #define STORE_READERS		4
+#define STORE_CHECKPOINT_PAGES	1000	/* WAL frames that wake the checkpointer (SQLite's
+					 * own auto-checkpoint threshold) */
+#define STORE_WAL_MAX_PAGES	2000	/* beyond this the checkpointer finishes under the
+					 * write lock, so that the WAL starts over */
 #define STORE_LIST_DEFAULT	100
 #define STORE_LIST_MAX		1000
 #define CRL_REASON_HOLD		6	/* RFC 5280 5.3.1 certificateHold */
@@ -133,6 +143,9 @@ enum stmt_id {
 	S_BEGIN_READ,
 	S_COMMIT,
 	S_ROLLBACK,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_ROLLBACK_TO,
 	S_AUDIT_INSERT,
 	S_AUDIT_SCAN,
 	S_CERT_INSERT,
@@ -173,6 +186,9 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_BEGIN_READ] = "BEGIN",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT item",
+	[S_RELEASE] = "RELEASE item",
+	[S_ROLLBACK_TO] = "ROLLBACK TO item",
 	[S_AUDIT_INSERT] =
 		"INSERT INTO audit (at, request_id, adapter, operation, principal, profile, peer,"
 		" outcome, reason, serial) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -265,6 +281,20 @@ struct be_store {
 	struct conn *rfree[STORE_READERS];
 	size_t nfree;
 	bool locks;			/* mutexes initialised */
+	/* Group commit of certificate inserts (be_store_cert_insert). */
+	pthread_mutex_t gmu;		/* guards gq_head, gq_tail, gleader */
+	struct gc_item *gq_head, **gq_tail;
+	bool gleader;			/* a leader is writing a batch */
+	bool glocks;			/* gmu initialised */
+	/* The checkpointer: a thread with its own connection. */
+	struct conn *ck;
+	pthread_t ck_thread;
+	pthread_mutex_t ck_mu;		/* guards ck_frames, ck_stop */
+	pthread_cond_t ck_cv;
+	int ck_frames;			/* WAL frames at the last commit */
+	bool ck_stop;
+	bool ck_running;		/* thread started */
+	bool ck_locks;
 };
 
 /* ---------------------------------------------------------------- names */
@@ -480,6 +510,7 @@ db_fail(struct conn *c, int r, const char *doing, struct be_err *e)
 	const char *msg = c != NULL && c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(r);
 	int code = BE_E_STORE;
 
+	be_stats_store_error();
 	switch (r & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
@@ -697,7 +728,12 @@ file_precreate(const char *path, struct be_err *e)
 	char buf[128] = "";
 	int fd, rc = BE_OK;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* O_EXCL: never open (and close) a file this process may already hold open through
+	 * SQLite — close() would drop all of the process's POSIX locks on it (fcntl(2)), and
+	 * another process could then checkpoint and remove the WAL under us. */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		goto out;
 	if (fd < 0) {
 		if (strerror_r(errno, buf, sizeof(buf)) != 0)
 			snprintf(buf, sizeof(buf), "error %d", errno);
@@ -753,6 +789,94 @@ out:
 	return rc;
 }
 
+/* ---------------------------------------------------------------- checkpointer */
+
+/* SQLite calls this on the writer after each commit with the WAL's length in frames; it
+ * takes the place of SQLite's own auto-checkpoint, which would run inside the commit and
+ * make the batch wait for a second fsync. */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct be_store *st = arg;
+
+	(void)db;
+	(void)name;
+	if (frames >= STORE_CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&st->ck_mu);
+		st->ck_frames = frames;
+		pthread_cond_signal(&st->ck_cv);
+		pthread_mutex_unlock(&st->ck_mu);
+	}
+	return SQLITE_OK;
+}
+
+/*
+ * Copies the WAL into the database when it grows long.  A PASSIVE checkpoint never blocks
+ * the writer or the readers, and once all of the WAL is copied the next write starts it
+ * over.  Under a steady stream of commits the copy rarely catches up with the end of the
+ * WAL at the moment a write begins, so when the WAL has grown past STORE_WAL_MAX_PAGES the
+ * rest (by then a few pages and the database file's fsync) is copied under the write lock.
+ */
+static void *
+checkpointer(void *arg)
+{
+	struct be_store *st = arg;
+	int log = 0, done = 0;
+
+	pthread_mutex_lock(&st->ck_mu);
+	for (;;) {
+		while (!st->ck_stop && st->ck_frames < STORE_CHECKPOINT_PAGES)
+			pthread_cond_wait(&st->ck_cv, &st->ck_mu);
+		if (st->ck_stop)
+			break;
+		st->ck_frames = 0;
+		pthread_mutex_unlock(&st->ck_mu);
+		if (sqlite3_wal_checkpoint_v2(st->ck->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+					      &done) == SQLITE_OK && log > STORE_WAL_MAX_PAGES) {
+			pthread_mutex_lock(&st->wmu);
+			(void)sqlite3_wal_checkpoint_v2(st->ck->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+							NULL, NULL);
+			pthread_mutex_unlock(&st->wmu);
+		}
+		pthread_mutex_lock(&st->ck_mu);
+	}
+	pthread_mutex_unlock(&st->ck_mu);
+	return NULL;
+}
+
+static int
+checkpointer_start(struct be_store *st, const char *path, struct be_err *e)
+{
+	int rc;
+
+	if ((rc = conn_open(path, true, &st->ck, e)) != BE_OK)
+		goto out;
+	if (pthread_create(&st->ck_thread, NULL, checkpointer, st) != 0) {
+		rc = be_err_set(e, BE_E_NOMEM, "the store could not start its checkpointer");
+		goto out;
+	}
+	st->ck_running = true;
+	sqlite3_wal_hook(st->w->db, wal_hook, st);
+out:
+	return rc;
+}
+
+static void
+checkpointer_stop(struct be_store *st)
+{
+	if (st->ck_running) {
+		pthread_mutex_lock(&st->ck_mu);
+		st->ck_stop = true;
+		pthread_cond_signal(&st->ck_cv);
+		pthread_mutex_unlock(&st->ck_mu);
+		pthread_join(st->ck_thread, NULL);
+		st->ck_running = false;
+		sqlite3_wal_hook(st->w->db, NULL, NULL);
+	}
+	conn_close(st->ck);
+	st->ck = NULL;
+}
+
 /* ---------------------------------------------------------------- open / close */
 
 int
@@ -789,6 +913,22 @@ be_store_open(const char *path, struct be_store **out, struct be_err *e)
 		goto out;
 	}
 	st->locks = true;
+	if (pthread_mutex_init(&st->gmu, NULL) != 0) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	st->glocks = true;
+	if (pthread_mutex_init(&st->ck_mu, NULL) != 0) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (pthread_cond_init(&st->ck_cv, NULL) != 0) {
+		pthread_mutex_destroy(&st->ck_mu);
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	st->ck_locks = true;
+	st->gq_tail = &st->gq_head;
 	if ((rc = file_precreate(path, e)) != BE_OK)
 		goto out;
 	if ((rc = conn_open(path, true, &st->w, e)) != BE_OK)
@@ -824,6 +964,8 @@ be_store_open(const char *path, struct be_store **out, struct be_err *e)
 			goto out;
 		st->rfree[st->nfree++] = st->r[i];
 	}
+	if ((rc = checkpointer_start(st, path, e)) != BE_OK)
+		goto out;
 	*out = st;
 	st = NULL;
 out:
@@ -838,6 +980,7 @@ be_store_close(struct be_store *st)
 
 	if (st == NULL)
 		return;
+	checkpointer_stop(st);
 	for (i = 0; i < STORE_READERS; i++)
 		conn_close(st->r[i]);
 	conn_close(st->w);
@@ -845,6 +988,12 @@ be_store_close(struct be_store *st)
 		pthread_cond_destroy(&st->rcv);
 		pthread_mutex_destroy(&st->rmu);
 		pthread_mutex_destroy(&st->wmu);
+	}
+	if (st->glocks)
+		pthread_mutex_destroy(&st->gmu);
+	if (st->ck_locks) {
+		pthread_cond_destroy(&st->ck_cv);
+		pthread_mutex_destroy(&st->ck_mu);
 	}
 	free(st);
 }
@@ -1373,41 +1522,33 @@ step_write(struct conn *c, sqlite3_stmt *s, int b, const char *doing, struct be_
 
 /* ---------------------------------------------------------------- certificates */
 
-int
-be_store_cert_insert(struct be_store *st, struct be_cert_rec *rec,
-		     const struct be_audit_rec *audit, struct be_err *e)
+/* One caller's certificate in a group commit: what be_store_cert_insert validated, and
+ * what the leader reports back.  Lives on the caller's stack until done. */
+struct gc_item {
+	struct be_cert_rec *rec;		/* borrowed */
+	const struct be_audit_rec *audit;	/* borrowed, may be NULL */
+	char issuer[sizeof(((struct be_cert_rec *)0)->issuer)];
+	char serial[sizeof(((struct be_cert_rec *)0)->serial)];
+	int64_t now, issued_at;
+	int64_t id;				/* set when written */
+	int rc;
+	struct be_err err;
+	bool done;				/* guarded by gmu */
+	pthread_cond_t cv;			/* the owner waits here: done, or lead */
+	struct gc_item *next;
+};
+
+/* Writes the item's rows in the open write transaction on c (the caller wraps it in a
+ * SAVEPOINT): the request check and update, the certificate, the audit row. */
+static int
+cert_insert_one(struct conn *c, struct gc_item *it, struct be_err *e)
 {
-	struct conn *c = NULL;
+	const struct be_cert_rec *rec = it->rec;
 	sqlite3_stmt *s = NULL;
-	char issuer[sizeof(rec->issuer)], serial[sizeof(rec->serial)];
 	enum be_req_status rs;
-	int64_t now = now_s(), issued_at = 0, id = 0, needed = 0;
-	int b = SQLITE_OK, r, rc;
+	int64_t needed = 0;
+	int b = SQLITE_OK, r, rc = BE_OK;
 
-	if ((rc = issuer_canon(rec->issuer, sizeof(rec->issuer), issuer, sizeof(issuer),
-			       e)) != BE_OK)
-		goto out;
-	if (strnlen(rec->serial, sizeof(rec->serial)) == sizeof(rec->serial)) {
-		rc = be_err_set(e, BE_E_MALFORMED, "serial number is longer than 20 octets");
-		goto out;
-	}
-	if ((rc = serial_canon(rec->serial, serial, e)) != BE_OK)
-		goto out;
-	if (rec->der.data == NULL || rec->der.size == 0) {
-		rc = be_err_set(e, BE_E_INTERNAL, "certificate %s has no DER encoding", serial);
-		goto out;
-	}
-	if (!cert_status_valid((int)rec->status)) {
-		rc = be_err_set(e, BE_E_INTERNAL, "certificate %s has an unknown status %d",
-				serial, (int)rec->status);
-		goto out;
-	}
-	if ((rc = audit_check(audit, e)) != BE_OK)
-		goto out;
-	issued_at = rec->issued_at != 0 ? rec->issued_at : now;
-
-	if ((rc = wtx_begin(st, &c, e)) != BE_OK)
-		goto out;
 	if (rec->request_id != 0) {
 		if ((rc = req_state(c, rec->request_id, &rs, &needed, e)) != BE_OK)
 			goto out;
@@ -1425,13 +1566,14 @@ be_store_cert_insert(struct be_store *st, struct be_cert_rec *rec,
 
 	if ((rc = stmt_get(c, S_CERT_EXISTS, &s, e)) != BE_OK)
 		goto out;
-	bind_text(s, 1, issuer, &b);
-	bind_text(s, 2, serial, &b);
+	bind_text(s, 1, it->issuer, &b);
+	bind_text(s, 2, it->serial, &b);
 	r = b != SQLITE_OK ? b : sqlite3_step(s);
 	stmt_done(s);
+	s = NULL;
 	if (r == SQLITE_ROW) {
 		rc = be_err_set(e, BE_E_CONFLICT, "certificate %s of issuer %s exists already",
-				serial, issuer);
+				it->serial, it->issuer);
 		goto out;
 	}
 	if (r != SQLITE_DONE) {
@@ -1441,14 +1583,14 @@ be_store_cert_insert(struct be_store *st, struct be_cert_rec *rec,
 
 	if ((rc = stmt_get(c, S_CERT_INSERT, &s, e)) != BE_OK)
 		goto out;
-	bind_text(s, 1, issuer, &b);
-	bind_text(s, 2, serial, &b);
+	bind_text(s, 1, it->issuer, &b);
+	bind_text(s, 2, it->serial, &b);
 	bind_text(s, 3, rec->subject, &b);
 	bind_text(s, 4, rec->profile, &b);
 	bind_text(s, 5, rec->principal, &b);
 	bind_int(s, 6, rec->not_before, &b);
 	bind_int(s, 7, rec->not_after, &b);
-	bind_int(s, 8, issued_at, &b);
+	bind_int(s, 8, it->issued_at, &b);
 	bind_text(s, 9, be_cert_status_name(rec->status), &b);
 	bind_int_or_null(s, 10, rec->reason, rec->status == BE_CERT_VALID || rec->reason < 0,
 			 &b);
@@ -1460,7 +1602,7 @@ be_store_cert_insert(struct be_store *st, struct be_cert_rec *rec,
 	r = b != SQLITE_OK ? b : sqlite3_step(s);
 	if (r == SQLITE_CONSTRAINT_UNIQUE) {
 		rc = be_err_set(e, BE_E_CONFLICT, "certificate %s of issuer %s exists already "
-				"(%s)", serial, issuer, sqlite3_errmsg(c->db));
+				"(%s)", it->serial, it->issuer, sqlite3_errmsg(c->db));
 		goto out;
 	}
 	if (r != SQLITE_DONE) {
@@ -1469,29 +1611,203 @@ be_store_cert_insert(struct be_store *st, struct be_cert_rec *rec,
 	}
 	stmt_done(s);
 	s = NULL;
-	id = sqlite3_last_insert_rowid(c->db);
+	it->id = sqlite3_last_insert_rowid(c->db);
 
 	if (rec->request_id != 0) {
 		if ((rc = stmt_get(c, S_REQ_ISSUE, &s, e)) != BE_OK)
 			goto out;
 		bind_int(s, 1, rec->request_id, &b);
-		bind_int(s, 2, id, &b);
-		bind_int(s, 3, now, &b);
+		bind_int(s, 2, it->id, &b);
+		bind_int(s, 3, it->now, &b);
 		if ((rc = step_write(c, s, b, "complete the request", e)) != BE_OK)
 			goto out;
 		stmt_done(s);
 		s = NULL;
 	}
-	rc = audit_insert(c, audit, serial, now, e);
+	rc = audit_insert(c, it->audit, it->serial, it->now, e);
 out:
 	stmt_done(s);
-	rc = wtx_end(st, c, rc, e);
-	if (rc == BE_OK) {
-		rec->id = id;
-		rec->issued_at = issued_at;
-		memcpy(rec->issuer, issuer, sizeof(issuer));
-		memcpy(rec->serial, serial, sizeof(serial));
+	return rc;
+}
+
+/* Fails every item of batch from `from` on that has not failed yet with code and msg. */
+static void
+gc_fail(struct gc_item *from, int code, const char *msg)
+{
+	struct gc_item *it;
+
+	for (it = from; it != NULL; it = it->next) {
+		if (it->rc != BE_OK)
+			continue;
+		it->rc = be_err_set(&it->err, code, "%s", msg);
 	}
+}
+
+/* Writes batch in the open transaction on c, each item inside its own SAVEPOINT so that a
+ * failing item is undone alone.  Returns 0 when the transaction may be committed (the
+ * items with rc 0 are in it), else the error that ended it (every item failed). */
+static int
+gc_isolated(struct conn *c, struct gc_item *batch)
+{
+	struct gc_item *it;
+	struct be_err e = { 0, "" };
+	int rc;
+
+	for (it = batch; it != NULL; it = it->next) {
+		if ((rc = stmt_exec(c, S_SAVEPOINT, "begin a savepoint", &it->err)) == BE_OK &&
+		    (rc = cert_insert_one(c, it, &it->err)) == BE_OK &&
+		    (rc = stmt_exec(c, S_RELEASE, "release a savepoint", &it->err)) == BE_OK)
+			continue;
+		it->rc = rc;
+		/* Undo this item's rows only; the transaction goes on. */
+		if (!sqlite3_get_autocommit(c->db) &&
+		    stmt_exec(c, S_ROLLBACK_TO, "roll back a savepoint", NULL) == BE_OK &&
+		    stmt_exec(c, S_RELEASE, "release a savepoint", NULL) == BE_OK)
+			continue;
+		/* SQLite rolled the whole transaction back (or the savepoint cannot be undone):
+		 * nothing of this batch will be committed. */
+		be_err_set(&e, BE_E_STORE, "the store lost a write transaction: %s", it->err.msg);
+		gc_fail(batch, BE_E_STORE, e.msg);
+		return BE_E_STORE;
+	}
+	return BE_OK;
+}
+
+/*
+ * The leader's work: the batch in one transaction and one COMMIT.  Rows rarely fail (a
+ * duplicate serial is a 2^-64 event), so the batch is first written plainly; when an item
+ * of a batch of several fails, the transaction is rolled back and the batch written again
+ * with a SAVEPOINT around each item (gc_isolated).  Afterwards every item's rc and err say
+ * how it went; only items with rc 0 are durable.
+ */
+static void
+gc_write(struct be_store *st, struct gc_item *batch)
+{
+	struct conn *c = NULL;
+	struct gc_item *it;
+	struct be_err e = { 0, "" };
+	bool isolate = false;
+	int rc;
+
+again:
+	for (it = batch; it != NULL; it = it->next) {
+		it->rc = BE_OK;
+		it->id = 0;
+		be_err_clear(&it->err);
+	}
+	if ((rc = wtx_begin(st, &c, &e)) != BE_OK) {
+		gc_fail(batch, rc, e.msg);
+		return;
+	}
+	if (isolate) {
+		rc = gc_isolated(c, batch);
+	} else {
+		for (it = batch; it != NULL; it = it->next) {
+			if ((rc = cert_insert_one(c, it, &it->err)) == BE_OK)
+				continue;
+			it->rc = rc;
+			if (batch->next != NULL) {
+				/* Undo everyone's rows; write them again one savepoint each. */
+				wtx_end(st, c, rc, NULL);
+				c = NULL;
+				isolate = true;
+				goto again;
+			}
+			break;	/* alone: its failure is the transaction's */
+		}
+	}
+	be_err_clear(&e);
+	rc = wtx_end(st, c, rc, &e);
+	if (rc != BE_OK)
+		gc_fail(batch, rc, e.msg);
+}
+
+/* Queues it and returns when a leader (possibly this thread) has written it.  Each waiter
+ * sleeps on its own condition variable and is woken exactly when its item is done, or when
+ * it heads the queue and nobody leads. */
+static void
+gc_submit(struct be_store *st, struct gc_item *it)
+{
+	struct gc_item *batch, *next;
+
+	pthread_cond_init(&it->cv, NULL);
+	pthread_mutex_lock(&st->gmu);
+	it->next = NULL;
+	*st->gq_tail = it;
+	st->gq_tail = &it->next;
+	while (!it->done) {
+		if (st->gleader) {
+			pthread_cond_wait(&it->cv, &st->gmu);
+			continue;
+		}
+		/* Lead: everything queued so far (this item among it) goes in one commit. */
+		st->gleader = true;
+		batch = st->gq_head;
+		st->gq_head = NULL;
+		st->gq_tail = &st->gq_head;
+		pthread_mutex_unlock(&st->gmu);
+
+		gc_write(st, batch);
+
+		pthread_mutex_lock(&st->gmu);
+		for (; batch != NULL; batch = next) {
+			next = batch->next;
+			batch->done = true;
+			if (batch != it)
+				pthread_cond_signal(&batch->cv);	/* its owner returns */
+		}
+		st->gleader = false;
+		if (st->gq_head != NULL)
+			pthread_cond_signal(&st->gq_head->cv);	/* the next leader */
+	}
+	pthread_mutex_unlock(&st->gmu);
+	pthread_cond_destroy(&it->cv);
+}
+
+int
+be_store_cert_insert(struct be_store *st, struct be_cert_rec *rec,
+		     const struct be_audit_rec *audit, struct be_err *e)
+{
+	struct gc_item it;
+	int rc;
+
+	memset(&it, 0, sizeof(it));
+	if ((rc = issuer_canon(rec->issuer, sizeof(rec->issuer), it.issuer, sizeof(it.issuer),
+			       e)) != BE_OK)
+		goto out;
+	if (strnlen(rec->serial, sizeof(rec->serial)) == sizeof(rec->serial)) {
+		rc = be_err_set(e, BE_E_MALFORMED, "serial number is longer than 20 octets");
+		goto out;
+	}
+	if ((rc = serial_canon(rec->serial, it.serial, e)) != BE_OK)
+		goto out;
+	if (rec->der.data == NULL || rec->der.size == 0) {
+		rc = be_err_set(e, BE_E_INTERNAL, "certificate %s has no DER encoding", it.serial);
+		goto out;
+	}
+	if (!cert_status_valid((int)rec->status)) {
+		rc = be_err_set(e, BE_E_INTERNAL, "certificate %s has an unknown status %d",
+				it.serial, (int)rec->status);
+		goto out;
+	}
+	if ((rc = audit_check(audit, e)) != BE_OK)
+		goto out;
+	it.rec = rec;
+	it.audit = audit;
+	it.now = now_s();
+	it.issued_at = rec->issued_at != 0 ? rec->issued_at : it.now;
+
+	gc_submit(st, &it);
+
+	if ((rc = it.rc) != BE_OK) {
+		be_err_set(e, rc, "%s", it.err.msg);
+		goto out;
+	}
+	rec->id = it.id;
+	rec->issued_at = it.issued_at;
+	memcpy(rec->issuer, it.issuer, sizeof(it.issuer));
+	memcpy(rec->serial, it.serial, sizeof(it.serial));
+out:
 	return rc;
 }
 

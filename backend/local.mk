@@ -16,7 +16,13 @@ backend_libbackend_a_SOURCES = \
 	backend/be_ca.h backend/be_ca.c \
 	backend/be_cert.h backend/be_cert.c \
 	backend/be_profile.h backend/be_profile.c \
-	backend/be_issue.h backend/be_issue.c
+	backend/be_issue.h backend/be_issue.c \
+	backend/be_cms.h backend/be_cms.c backend/be_zip.c \
+	backend/be_csrattrs.h backend/be_csrattrs.c \
+	backend/be_keystore.h backend/be_keystore.c \
+	backend/be_policy.h backend/be_policy.c \
+	backend/be_stats.h backend/be_stats.c \
+	backend/be_keypool.h backend/be_keypool.c
 
 # ASN.1 modules: each backend/NAME.asn becomes NAME_asn1_tab.c, loaded by be_asn1.c.
 asn1_tabs = backend/certgate_asn1_tab.c backend/cms_asn1_tab.c backend/est_asn1_tab.c

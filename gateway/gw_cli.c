@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -621,5 +622,116 @@ gw_cmd_hash_api_key(int argc, char **argv)
 out:
 	be_memzero(key, sizeof(key));
 	free(hash);
+	return rc;
+}
+
+/* `certgate request -c FILE list [--status S] | approve ID | reject ID [--reason TEXT]`:
+ * the administrator's side of profiles that need approval. */
+int
+gw_cmd_request(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "status", required_argument, NULL, 's' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "as", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const names[] = { "PENDING", "APPROVED", "ISSUED", "REJECTED",
+					     "CANCELLED", "EXPIRED", "FAILED" };
+	struct gw_config *cfg = NULL;
+	struct be_err e = { 0, "" };
+	struct be_req_rec *recs = NULL;
+	struct be_audit_rec a;
+	const char *conf = NULL, *reason = NULL, *who = "cli", *verb;
+	char *end = NULL;
+	long long id = 0;
+	size_t n = 0, i;
+	bool approved = false;
+	int c, status = BE_REQ_PENDING, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': conf = optarg; break;
+		case 'r': reason = optarg; break;
+		case 'a': who = optarg; break;
+		case 's':
+			status = -2;
+			for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+				if (strcasecmp(optarg, names[i]) == 0)
+					status = (int)i;
+			if (strcasecmp(optarg, "all") == 0)
+				status = -1;
+			if (status == -2)
+				goto usage;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind >= argc)
+		goto usage;
+	verb = argv[optind];
+	if (strcmp(verb, "list") == 0) {
+		if (optind + 1 != argc)
+			goto usage;
+	} else if (strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0) {
+		if (optind + 2 != argc)
+			goto usage;
+		errno = 0;
+		id = strtoll(argv[optind + 1], &end, 10);
+		if (errno != 0 || *end != '\0' || id <= 0)
+			goto usage;
+	} else {
+		goto usage;
+	}
+	if (load(conf, &cfg) != 0)
+		goto out;
+	memset(&a, 0, sizeof(a));
+	a.adapter = "cli";
+	a.operation = verb;
+	a.principal = who;
+	if (strcmp(verb, "list") == 0) {
+		if (be_store_req_list(cfg->be->store, status, 0, 1000, &recs, &n, &e) != BE_OK) {
+			fprintf(stderr, "certgate request: %s\n", e.msg);
+			goto out;
+		}
+		printf("%-8s %-10s %-9s %-24s %-16s %s\n", "ID", "STATUS", "APPROVALS", "PROFILE",
+		       "PRINCIPAL", "ADAPTER");
+		for (i = 0; i < n; i++)
+			printf("%-8lld %-10s %u/%-7u %-24s %-16s %s\n", (long long)recs[i].id,
+			       be_req_status_name(recs[i].status), recs[i].approvals,
+			       recs[i].approvals_needed, recs[i].profile ? recs[i].profile : "",
+			       recs[i].principal ? recs[i].principal : "",
+			       recs[i].adapter ? recs[i].adapter : "");
+	} else if (strcmp(verb, "approve") == 0) {
+		a.outcome = "approved";
+		a.reason = "approved by an administrator";
+		if (be_store_req_approve(cfg->be->store, id, who, &a, &approved, &e) != BE_OK) {
+			fprintf(stderr, "certgate request approve: %s\n", e.msg);
+			goto out;
+		}
+		fprintf(stderr, "request %lld %s\n", id, approved ? "approved" :
+			"has this approval; more are needed");
+	} else {
+		a.outcome = "rejected";
+		a.reason = reason != NULL ? reason : "rejected by an administrator";
+		if (be_store_req_transition(cfg->be->store, id, BE_REQ_PENDING, BE_REQ_REJECTED,
+					    a.reason, &a, &e) != BE_OK) {
+			fprintf(stderr, "certgate request reject: %s\n", e.msg);
+			goto out;
+		}
+		fprintf(stderr, "request %lld rejected\n", id);
+	}
+	rc = 0;
+	goto out;
+usage:
+	fprintf(stderr, "usage: certgate request -c FILE list [--status S|all] | approve ID "
+		"[--as NAME] | reject ID [--reason TEXT] [--as NAME]\n");
+	rc = 2;
+out:
+	be_req_recs_free(recs, n);
+	gw_config_free(cfg);
 	return rc;
 }

@@ -13,6 +13,7 @@
 
 #include "be_issue.h"
 #include "be_json.h"
+#include "be_keypool.h"
 #include "gw.h"
 
 #define C BE_E_CONFIG
@@ -71,6 +72,9 @@ adapters_init(struct gw_config *cfg, struct be_err *e)
 		cfg->n_adapters = i + 1;
 		if (sec != NULL && !json_is_object(sec))
 			return be_err_set(e, C, "%s: must be an object", a->name);
+		if (sec != NULL && a->init == NULL)
+			return be_err_set(e, C, "%s: unknown key (this front end takes no "
+					  "configuration)", a->name);
 		if (a->init != NULL &&
 		    (rc = a->init(cfg, sec, &cfg->adapter_state[i], e)) != BE_OK)
 			return rc;
@@ -84,6 +88,7 @@ top_keys(const json_t *root, struct be_err *e)
 {
 	static const char *const own[] = {
 		"state_dir", "store", "listen", "tls", "limits", "cas", "profiles", "principals",
+		"keypool", "proxy", "metrics", "log",
 	};
 	const char *key;
 	json_t *v;
@@ -177,14 +182,18 @@ parse_tls(struct gw_config *cfg, const json_t *root, struct be_err *e)
 		return rc;
 	if (tls == NULL)
 		return BE_OK;
+	/* Behind a proxy with no TLS listener of its own, certgate may still need client_ca
+	 * (to verify forwarded client certificates) without a certificate and key. */
 	if ((rc = be_json_keys(tls, "tls", keys, C, e)) != BE_OK ||
-	    (rc = be_json_str(tls, "tls", "certificate", true, &cert, C, e)) != BE_OK ||
-	    (rc = be_json_str(tls, "tls", "key", true, &key, C, e)) != BE_OK ||
+	    (rc = be_json_str(tls, "tls", "certificate", need, &cert, C, e)) != BE_OK ||
+	    (rc = be_json_str(tls, "tls", "key", need || cert != NULL, &key, C, e)) != BE_OK ||
 	    (rc = be_json_str(tls, "tls", "client_ca", false, &ca, C, e)) != BE_OK ||
 	    (rc = be_json_str(tls, "tls", "priorities", false, &prio, C, e)) != BE_OK)
 		return rc;
-	if ((cfg->tls_cert_file = path_in(cfg, cert)) == NULL ||
-	    (cfg->tls_key_file = path_in(cfg, key)) == NULL ||
+	if (cert == NULL && key != NULL)
+		return be_err_set(e, C, "tls.certificate: required with tls.key");
+	if ((cert != NULL && (cfg->tls_cert_file = path_in(cfg, cert)) == NULL) ||
+	    (key != NULL && (cfg->tls_key_file = path_in(cfg, key)) == NULL) ||
 	    (ca != NULL && (cfg->tls_client_ca_file = path_in(cfg, ca)) == NULL) ||
 	    (cfg->tls_priorities = strdup(prio != NULL ? prio :
 					  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2")) == NULL)
@@ -300,10 +309,24 @@ make_dir(const char *path, struct be_err *e)
 	return BE_OK;
 }
 
-int
-gw_config_load(const char *path, struct gw_config **out, struct be_err *e)
+/* The same store file: shared rather than opened a second time (see gw_config_reload). */
+static bool
+same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (strcmp(a, b) == 0)
+		return true;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+static int
+config_load(const char *path, struct gw_config *running, struct gw_config **out,
+	    struct be_err *e)
 {
 	struct gw_config *cfg = NULL;
+	bool share;
 	unsigned char *text = NULL;
 	char *tmp = NULL, real[PATH_MAX];
 	const char *s = NULL;
@@ -356,11 +379,23 @@ gw_config_load(const char *path, struct gw_config **out, struct be_err *e)
 	    (rc = parse_tls(cfg, cfg->root, e)) != BE_OK ||
 	    (rc = parse_limits(cfg, cfg->root, e)) != BE_OK ||
 	    (rc = parse_principals(cfg, cfg->root, e)) != BE_OK ||
+	    (rc = gw_proxy_parse(cfg, cfg->root, e)) != BE_OK ||
+	    (rc = gw_metrics_parse(cfg, cfg->root, e)) != BE_OK ||
+	    (rc = gw_log_parse(cfg, cfg->root, e)) != BE_OK ||
 	    (rc = make_dir(cfg->state_dir, e)) != BE_OK)
 		goto out;
+	share = running != NULL && running->be != NULL && running->be->store != NULL &&
+		same_file(cfg->store_path, running->store_path);
 	if ((rc = be_ctx_new(json_object_get(cfg->root, "cas"),
-			     json_object_get(cfg->root, "profiles"), cfg->store_path, cfg->dir,
-			     &cfg->be, e)) != BE_OK ||
+			     json_object_get(cfg->root, "profiles"),
+			     share ? NULL : cfg->store_path, cfg->dir, &cfg->be, e)) != BE_OK)
+		goto out;
+	if (share) {
+		cfg->be->store = running->be->store;
+		cfg->store_borrowed = true;
+	}
+	if ((rc = be_keypool_new(json_object_get(cfg->root, "keypool"), cfg->be,
+				 &cfg->be->keypool, e)) != BE_OK ||
 	    (rc = adapters_init(cfg, e)) != BE_OK)
 		goto out;
 	*out = cfg;
@@ -370,6 +405,19 @@ out:
 	free(text);
 	gw_config_free(cfg);
 	return rc;
+}
+
+int
+gw_config_load(const char *path, struct gw_config **out, struct be_err *e)
+{
+	return config_load(path, NULL, out, e);
+}
+
+int
+gw_config_reload(const char *path, struct gw_config *running, struct gw_config **out,
+		 struct be_err *e)
+{
+	return config_load(path, running, out, e);
 }
 
 void
@@ -382,6 +430,8 @@ gw_config_free(struct gw_config *cfg)
 	for (i = 0; i < cfg->n_adapters; i++)
 		if (cfg->adapters[i].fini != NULL && cfg->adapter_state[i] != NULL)
 			cfg->adapters[i].fini(cfg->adapter_state[i]);
+	if (cfg->store_borrowed && cfg->be != NULL)
+		cfg->be->store = NULL;		/* another configuration's */
 	be_ctx_free(cfg->be);
 	for (i = 0; i < cfg->n_principals; i++) {
 		struct gw_principal *p = &cfg->principals[i];
@@ -392,6 +442,8 @@ gw_config_free(struct gw_config *cfg)
 		be_strv_free(p->cert_subjects, p->n_cert_subjects);
 	}
 	free(cfg->principals);
+	gw_proxy_conf_free(cfg);
+	gw_metrics_conf_free(cfg);
 	for (i = 0; i < cfg->n_listen; i++) {
 		free(cfg->listen[i].address);
 		free(cfg->listen[i].unix_path);

@@ -9,7 +9,11 @@ gateway_libgateway_a_SOURCES = \
 	gateway/gw_http.c \
 	gateway/gw_cli.h \
 	gateway/gw_cli.c \
-	gateway/gw_init.c
+	gateway/gw_init.c \
+	gateway/gw_approve.c \
+	gateway/gw_proxy.c \
+	gateway/gw_metrics.c \
+	gateway/gw_log.c
 
 bin_PROGRAMS += certgate
 certgate_SOURCES = gateway/gw_main.c

@@ -9,7 +9,10 @@ unit_tests = \
 	tests/test-be-store \
 	tests/test-be-issue \
 	tests/test-gw-auth \
-	tests/test-gw-config
+	tests/test-gw-config \
+	tests/test-be-cms \
+	tests/test-be-keystore \
+	tests/test-be-keypool
 check_PROGRAMS += $(unit_tests) tests/gw-echo-server
 TESTS += $(unit_tests)
 
@@ -22,11 +25,32 @@ tests_test_be_issue_LDADD = $(TEST_LDADD)
 tests_test_gw_auth_LDADD = $(TEST_LDADD)
 tests_test_gw_config_LDADD = $(TEST_LDADD)
 tests_gw_echo_server_LDADD = $(TEST_LDADD)
+tests_test_be_cms_LDADD = $(TEST_LDADD)
+tests_test_be_keystore_LDADD = $(TEST_LDADD)
+tests_test_be_keypool_LDADD = $(TEST_LDADD)
+
+# Benchmark (not part of make check): `make bench`.
+EXTRA_PROGRAMS = tests/bench/bench-ceiling tests/bench/bench-load
+tests_bench_bench_ceiling_LDADD = $(TEST_LDADD)
+tests_bench_bench_load_LDADD = $(TEST_LDADD)
+CLEANFILES += $(EXTRA_PROGRAMS)
+EXTRA_DIST += tests/bench/run.sh
+bench: certgate tests/bench/bench-ceiling tests/bench/bench-load
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	$(SHELL) $(top_srcdir)/tests/bench/run.sh
+.PHONY: bench
 
 e2e_tests = \
 	tests/e2e-http.sh \
 	tests/e2e-cli.sh \
 	tests/e2e-crash.sh \
+	tests/e2e-est.sh \
+	tests/e2e-sesam.sh \
+	tests/e2e-tsb.sh \
+	tests/e2e-iot.sh \
+	tests/e2e-nginx.sh \
+	tests/e2e-ops.sh \
+	tests/man-keys.sh \
 	tests/style-banned.sh
 TESTS += $(e2e_tests)
-EXTRA_DIST += tests/tap.h tests/lib.sh $(e2e_tests)
+EXTRA_DIST += tests/tap.h tests/lib.sh $(e2e_tests) tests/seeds

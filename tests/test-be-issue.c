@@ -432,6 +432,9 @@ test_approval(void)
 	       memcmp(res.cert.data, res2.cert.data, res.cert.size) == 0 &&
 	       cert_count() == before + 1,
 	       "/issue/approval/once: asking again returns the same certificate, not a new one");
+	tap_ok(res.serial_dec[0] != '\0' && strcmp(res.serial_dec, res2.serial_dec) == 0 &&
+	       res.n_chain == res2.n_chain && res.n_chain > 0,
+	       "/issue/approval/once: with the same decimal serial and the chain");
 	be_result_clear(&res);
 	be_result_clear(&res2);
 	be_csr_free(csr);
@@ -474,6 +477,52 @@ test_revoke(void)
 	be_csr_free(csr);
 }
 
+/* be_ca_sign with a subject attribute GnuTLS has no name for (organizationIdentifier). */
+static void
+test_unknown_attribute(void)
+{
+	struct be_name n = { NULL, 0 };
+	struct be_tbs tbs;
+	struct be_keyspec spec = { BE_KEY_EC, 256 };
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t der = { NULL, 0 }, pem = { NULL, 0 };
+	struct be_err e = { 0, "" };
+	FILE *f;
+	char cmd[256], line[512] = "";
+
+	memset(&tbs, 0, sizeof(tbs));
+	be_name_add(&n, BE_DN_ORGID, "VATDE-123456789", 15, NULL);
+	be_name_add(&n, BE_DN_CN, "orgid", 5, NULL);
+	be_key_generate(&spec, &key, NULL);
+	be_key_pubkey(key, &pub, NULL);
+	be_serial_new(tbs.serial, &tbs.serial_len, NULL);
+	tbs.subject = &n;
+	tbs.pubkey = pub;
+	tbs.not_before = time(NULL) - 60;
+	tbs.not_after = time(NULL) + 86400;
+	tbs.path_len = -1;
+	tap_ok(be_ca_sign(cfg->be->cas[0], &tbs, &der, &e) == BE_OK,
+	       "/ca/sign/organizationIdentifier: signed (%s)", e.msg);
+	be_encode_pem_certs(&der, 1, &pem, NULL);
+	write_file("orgid.pem", pem.data, pem.size);
+	snprintf(cmd, sizeof(cmd), "openssl x509 -in %s/orgid.pem -noout -subject -nameopt "
+		 "RFC2253 2>&1", dir);
+	if ((f = popen(cmd, "r")) != NULL) {
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		pclose(f);
+	}
+	tap_ok(strstr(line, "organizationIdentifier=VATDE-123456789") != NULL &&
+	       strstr(line, "CN=orgid") != NULL,
+	       "/ca/sign/organizationIdentifier: openssl reads it: %s", line);
+	be_datum_free(&der);
+	be_datum_free(&pem);
+	gnutls_pubkey_deinit(pub);
+	gnutls_x509_privkey_deinit(key);
+	be_name_clear(&n);
+}
+
 int
 main(void)
 {
@@ -509,6 +558,7 @@ main(void)
 	test_refusals();
 	test_approval();
 	test_revoke();
+	test_unknown_attribute();
 
 	gw_config_free(cfg);
 	sh("rm -rf %s", dir);
