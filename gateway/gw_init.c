@@ -511,7 +511,7 @@ gw_cmd_init(int argc, char **argv)
 	       "  credentials:  %s/demo-credentials.json (also below; shown once)\n\n%s\n\n"
 	       "Start it:       certgate serve -c %s/certgate.json\n"
 	       "Issue offline:  certgate issue -c %s/certgate.json --profile tls-server "
-	       "--subject CN=www.example.com --out www.pem --key-out www.key\n",
+	       "--subject CN=www.example.com --keygen --out www.pem --key-out www.key\n",
 	       o.dir, o.dir, o.https_port, o.dir, ctext, o.dir, o.dir);
 	rc = 0;
 out:
