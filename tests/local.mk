@@ -53,4 +53,4 @@ e2e_tests = \
 	tests/man-keys.sh \
 	tests/style-banned.sh
 TESTS += $(e2e_tests)
-EXTRA_DIST += tests/tap.h tests/lib.sh $(e2e_tests) tests/seeds
+EXTRA_DIST += tests/tap.h tests/testlib.h tests/lib.sh $(e2e_tests) tests/seeds
