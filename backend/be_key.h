@@ -46,19 +46,21 @@ int be_encode_pkcs7_certs(const gnutls_datum_t *ders, size_t n, gnutls_datum_t *
 struct be_p12_params {
 	const char *password;		/* required, UTF-8, NFC, 1..256 bytes */
 	const char *friendly_name;	/* may be NULL; else 1..255 BMP characters, UTF-8 */
-	unsigned iterations;		/* not used yet: GnuTLS 3.7 has no per-call count and
-					 * uses its built-in one (600000 on Debian 12) */
+	unsigned iterations;		/* PBKDF2 and MAC iterations (the profile's
+					 * pkcs12.iterations); 0: 10000; below 1000: 1000 */
 };
 
 /* PKCS#12 (RFC 7292) with the key in a shrouded bag and the certificate plus chain in an
- * encrypted bag, PBES2 with AES-256-CBC and PBKDF2-HMAC-SHA256, HMAC-SHA256 MAC; opens with
- * `openssl pkcs12` (OpenSSL 3 without legacy).  cert is the end-entity DER, chain the
+ * encrypted bag, PBES2 with AES-256-CBC and PBKDF2-HMAC-SHA256 (16-octet salts), HMAC-SHA256
+ * MAC, every derivation with params->iterations; opens with `openssl pkcs12` (OpenSSL 3
+ * without legacy) and GnuTLS.  cert is the end-entity DER, chain the
  * n_chain CA certificates (issuing CA first, at most 15).  The key and the leaf carry the
  * same localKeyId (SHA-1 of the public key) and the friendly name.  *out gnutls_malloc()ed
  * DER; caller be_datum_free().  BE_E_POLICY for an empty password, BE_E_MALFORMED for a
  * password or friendly name that is not acceptable text (the sentence says why),
- * BE_E_TOOBIG for a long password or chain, BE_E_INTERNAL when cert is not key's.
- * Costs three 600000-iteration key derivations (about 0.2 s of CPU). */
+ * BE_E_TOOBIG for a long password or chain, BE_E_INTERNAL when cert is not key's,
+ * BE_E_POLICY for more than 10000000 iterations.  Costs three key derivations: about
+ * 3.5 ms of CPU at the default 10000 iterations (be_encode.c has the figures). */
 int be_encode_pkcs12(gnutls_x509_privkey_t key, const gnutls_datum_t *cert,
 		     const gnutls_datum_t *chain, size_t n_chain,
 		     const struct be_p12_params *params, gnutls_datum_t *out, struct be_err *e);

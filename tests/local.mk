@@ -37,7 +37,7 @@ CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += tests/bench/run.sh
 bench: certgate tests/bench/bench-ceiling tests/bench/bench-load
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
-	$(SHELL) $(top_srcdir)/tests/bench/run.sh
+	bash $(top_srcdir)/tests/bench/run.sh
 .PHONY: bench
 
 e2e_tests = \
