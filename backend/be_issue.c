@@ -728,6 +728,8 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 			pp.password = pw;
 			pp.friendly_name = be_name_get(&subject, BE_DN_CN);
 			pp.iterations = p->p12_iterations;
+			if (pp.iterations == 0 && pw == res->p12_password)
+				pp.iterations = BE_P12_ITERATIONS_RANDOM_PW;
 			if ((rc = be_encode_pkcs12(res->key, &res->cert, p->ca->chain,
 						   req->p12_without_chain ? 0 : p->ca->n_chain,
 						   &pp, &p12, e)) != BE_OK)

@@ -43,6 +43,12 @@ int be_encode_pem_certs(const gnutls_datum_t *ders, size_t n, gnutls_datum_t *ou
 int be_encode_pkcs7_certs(const gnutls_datum_t *ders, size_t n, gnutls_datum_t *out,
 			  struct be_err *e);
 
+/* The PKCS#12 iteration count be_issue uses, when the profile sets none, for a file locked
+ * with certgate's own random password (20 characters of A-Z a-z 0-9, about 119 bits): key
+ * stretching adds nothing to such a password, so the file costs what OpenSSL 3's default
+ * costs.  A password the client chose gets the profile's count (10000 unless set). */
+#define BE_P12_ITERATIONS_RANDOM_PW 2048
+
 struct be_p12_params {
 	const char *password;		/* required, UTF-8, NFC, 1..256 bytes */
 	const char *friendly_name;	/* may be NULL; else 1..255 BMP characters, UTF-8 */

@@ -561,7 +561,9 @@ gw_proxy_apply(struct gw_request *req, char *peer_buf, size_t peer_cap, char *pr
 		req->peer = peer_buf;
 	}
 	req->proxied = true;
-	req->secure = cfg->proxy_https || (xfp != NULL && strcmp(xfp, "https") == 0);
+	/* Our own TLS listener is secure whatever a proxy header says. */
+	req->secure = req->tls || cfg->proxy_https ||
+		      (xfp != NULL && strcmp(xfp, "https") == 0);
 out:
 	be_datum_free(&der);
 	return status;

@@ -3,7 +3,8 @@
  * default, filling to the target, handing out each key once and of the asked type,
  * refilling, many threads taking at once, clean shutdown while keys are being made, the
  * refill threads' low priority, and be_issue taking its server-generated key from the pool
- * of a configuration loaded from certgate.json (and generating inline when it is empty).
+ * of a configuration loaded from certgate.json (and generating inline when it is empty),
+ * with the PKCS#12 iteration count it chooses for its own random passwords.
  */
 #include "config.h"
 
@@ -15,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <gnutls/pkcs12.h>
 
 #include "be_issue.h"
 #include "be_keypool.h"
@@ -351,7 +354,8 @@ write_conf(const char *path, json_t *conf)
 }
 
 static int
-issue_keygen(struct gw_config *cfg, struct be_result *res, struct be_err *e)
+issue_fmt(struct gw_config *cfg, const char *profile, struct be_keyspec spec,
+	  enum be_key_fmt fmt, const char *p12_password, struct be_result *res, struct be_err *e)
 {
 	struct be_request req;
 	struct be_name subject = { NULL, 0 };
@@ -362,18 +366,71 @@ issue_keygen(struct gw_config *cfg, struct be_result *res, struct be_err *e)
 	be_err_clear(e);
 	req.adapter = "test";
 	req.operation = "keygen";
-	req.profile = be_ctx_profile(cfg->be, "tls-server");
+	req.profile = be_ctx_profile(cfg->be, profile);
 	req.principal.name = "admin";
-	req.principal.roles = BE_ROLE_CA_ADMIN;
-	req.keygen = (struct be_keyspec){ BE_KEY_RSA, 2048 };
-	req.key_fmt = BE_KEYFMT_PEM;
+	req.principal.roles = BE_ROLE_CA_ADMIN | BE_ROLE_CLIENT;
+	req.keygen = spec;
+	req.key_fmt = fmt;
 	req.key_syntax = BE_KEY_PKCS8;
+	req.p12_password = p12_password;
 	if ((rc = be_name_add(&subject, BE_DN_CN, "pool.example.com", 16, e)) == BE_OK) {
 		req.subject = &subject;
 		rc = be_issue(cfg->be, &req, res, e);
 	}
 	be_name_clear(&subject);
 	return rc;
+}
+
+static int
+issue_keygen(struct gw_config *cfg, struct be_result *res, struct be_err *e)
+{
+	return issue_fmt(cfg, "tls-server", (struct be_keyspec){ BE_KEY_RSA, 2048 },
+			 BE_KEYFMT_PEM, NULL, res, e);
+}
+
+/* The MAC iteration count of a PKCS#12 (the bags use the same one), 0 on failure. */
+static unsigned
+p12_iterations(const gnutls_datum_t *der)
+{
+	gnutls_pkcs12_t p12 = NULL;
+	unsigned mac = 0, iter = 0, salt_size = 0;
+	unsigned char salt[64];
+	char *oid = NULL;
+
+	salt_size = sizeof(salt);
+	if (gnutls_pkcs12_init(&p12) < 0 ||
+	    gnutls_pkcs12_import(p12, der, GNUTLS_X509_FMT_DER, 0) < 0 ||
+	    gnutls_pkcs12_mac_info(p12, &mac, salt, &salt_size, &iter, &oid) < 0)
+		iter = 0;
+	gnutls_free(oid);
+	if (p12 != NULL)
+		gnutls_pkcs12_deinit(p12);
+	return iter;
+}
+
+/* be_issue's PKCS#12 cost: its own random password needs no key stretching, a client's
+ * password gets the profile's count (here the default, 10000). */
+static void
+test_p12_iterations(struct gw_config *cfg)
+{
+	const struct be_keyspec p256 = { BE_KEY_EC, 256 };
+	struct be_result res;
+	struct be_err e = { 0, "" };
+	unsigned it;
+	int rc;
+
+	rc = issue_fmt(cfg, "IoT-Template-2022", p256, BE_KEYFMT_PKCS12, NULL, &res, &e);
+	it = rc == BE_OK ? p12_iterations(&res.key_out) : 0;
+	tap_ok(rc == BE_OK && res.p12_password[0] != '\0' && it == BE_P12_ITERATIONS_RANDOM_PW,
+	       "/issue/pkcs12/random-password-%d-iterations (%u; %s)",
+	       BE_P12_ITERATIONS_RANDOM_PW, it, e.msg);
+	be_result_clear(&res);
+	rc = issue_fmt(cfg, "IoT-Template-2022", p256, BE_KEYFMT_PKCS12, "client chosen", &res,
+		       &e);
+	it = rc == BE_OK ? p12_iterations(&res.key_out) : 0;
+	tap_ok(rc == BE_OK && res.p12_password[0] == '\0' && it == 10000,
+	       "/issue/pkcs12/client-password-10000-iterations (%u; %s)", it, e.msg);
+	be_result_clear(&res);
 }
 
 static void
@@ -470,6 +527,7 @@ test_issue(void)
 		       "/keypool/issue/refusal-takes-no-key");
 		be_result_clear(&r2);
 	}
+	test_p12_iterations(cfg);
 out:
 	if (crt != NULL)
 		gnutls_x509_crt_deinit(crt);
