@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "be_asn1.h"
 #include "be_ca.h"
@@ -84,10 +86,20 @@ out:
 int
 be_serial_new(unsigned char *buf, size_t *len, struct be_err *e)
 {
-	if (gnutls_rnd(GNUTLS_RND_NONCE, buf, 16) != 0)
+	struct timespec ts;
+	uint64_t ms;
+	int i;
+
+	if (gnutls_rnd(GNUTLS_RND_NONCE, buf + BE_SERIAL_TIME_OCTETS + 1,
+		       BE_SERIAL_RANDOM_OCTETS) != 0)
 		return be_err_set(e, BE_E_CRYPTO, "random number generator failed");
-	buf[0] = (unsigned char)((buf[0] & 0x3f) | 0x40);
-	*len = 16;
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		ts.tv_sec = ts.tv_nsec = 0;
+	ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	buf[0] = 0x40;
+	for (i = BE_SERIAL_TIME_OCTETS; i >= 1; i--, ms >>= 8)
+		buf[i] = (unsigned char)ms;
+	*len = 1 + BE_SERIAL_TIME_OCTETS + BE_SERIAL_RANDOM_OCTETS;
 	return BE_OK;
 }
 

@@ -60,9 +60,14 @@ int be_ca_sign(const struct be_ca *ca, const struct be_tbs *tbs, gnutls_datum_t 
 int be_ca_verify(const struct be_ca *ca, const gnutls_datum_t *der, time_t now,
 		 gnutls_x509_crt_t *crt, struct be_err *e);
 
-/* Fills buf with a fresh serial: 16 random octets (RFC 5280 4.1.2.2: positive, at most 20
- * octets; at least 64 bits of CSPRNG output per CA/B BR 7.1), first octet's top bit clear and
- * non-zero so the DER INTEGER is exactly 16 octets. */
+/* Fills buf (>= 16 octets) with a fresh serial of exactly 16 octets (RFC 5280 4.1.2.2:
+ * positive, at most 20 octets): 0x40 (so the DER INTEGER is positive and minimal), the time in
+ * milliseconds since 1970 as 6 big-endian octets, then 9 octets (72 bits) from the CSPRNG (at
+ * least 64 bits per CA/B BR 7.1).  The time prefix makes serials ascend, so the store's serial
+ * indexes grow at their end instead of touching a random page per certificate; uniqueness
+ * rests on the random octets and the store's UNIQUE (issuer, serial). */
+#define BE_SERIAL_TIME_OCTETS	6
+#define BE_SERIAL_RANDOM_OCTETS	9
 int be_serial_new(unsigned char *buf, size_t *len, struct be_err *e);
 /* Lower-case hex of a serial (no leading zero octets). buf >= 41 bytes. */
 void be_serial_hex(const unsigned char *serial, size_t len, char *buf, size_t buflen);

@@ -201,6 +201,24 @@ parse_tls(struct gw_config *cfg, const json_t *root, struct be_err *e)
 	return BE_OK;
 }
 
+/* limits.threads: a pool of 1..256 worker threads per listener, or "per-connection" (0): a
+ * thread for each connection, so that concurrent requests are served side by side and all
+ * meet in the store's group commit. */
+static int
+parse_threads(const json_t *limits, unsigned long long *threads, struct be_err *e)
+{
+	const json_t *v = json_object_get(limits, "threads");
+
+	if (v != NULL && json_is_string(v)) {
+		if (strcmp(json_string_value(v), "per-connection") != 0)
+			return be_err_set(e, BE_E_CONFIG, "limits.threads: must be an integer "
+					  "1..256 or \"per-connection\"");
+		*threads = 0;
+		return BE_OK;
+	}
+	return be_json_uint(limits, "limits", "threads", false, 1, 256, threads, C, e);
+}
+
 static int
 parse_limits(struct gw_config *cfg, const json_t *root, struct be_err *e)
 {
@@ -220,7 +238,7 @@ parse_limits(struct gw_config *cfg, const json_t *root, struct be_err *e)
 	     (rc = be_json_uint(l, "limits", "connection_memory", false, 16 * 1024, 16ull << 20,
 				&mem, C, e)) != BE_OK ||
 	     (rc = be_json_uint(l, "limits", "timeout", false, 1, 3600, &timeout, C, e)) != BE_OK ||
-	     (rc = be_json_uint(l, "limits", "threads", false, 1, 256, &threads, C, e)) != BE_OK ||
+	     (rc = parse_threads(l, &threads, e)) != BE_OK ||
 	     (rc = be_json_uint(l, "limits", "per_ip_connections", false, 0, 65535, &per_ip, C,
 				e)) != BE_OK))
 		return rc;

@@ -971,7 +971,10 @@ listener_start(struct gw_server *srv, struct gw_listener *l, const struct gw_lis
 	    cfg->conn_timeout > 0 ? cfg->conn_timeout : DEFAULT_CONN_TIMEOUT, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, NULL);
 	OPT(MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG, NULL);
-	if (cfg->threads > 1)
+	if (cfg->threads == 0)		/* "per-connection": poll(), as epoll is per daemon */
+		flags = (flags & ~(unsigned)MHD_USE_EPOLL) | MHD_USE_THREAD_PER_CONNECTION |
+			MHD_USE_POLL;
+	else if (cfg->threads > 1)
 		OPT(MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL);
 	OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, l);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv);

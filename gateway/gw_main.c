@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "be_issue.h"
+#include "be_keypool.h"
 #include "gw.h"
 #include "gw_cli.h"
 #include "proto.h"
@@ -92,6 +93,16 @@ log_listeners(const struct gw_config *cfg)
 
 /* SIGHUP: read the file again; a configuration that does not load is refused and the
  * running one keeps serving. */
+/* The key pool fills from the start, so that the first server-keygen requests find keys
+ * ready (be_keypool_take would otherwise start it with the first one). */
+static void
+start_keypool(const struct gw_config *cfg)
+{
+	if (cfg->be->keypool != NULL && be_keypool_start(cfg->be->keypool) != BE_OK)
+		gw_log(GW_LOG_WARNING, "the key pool could not start its threads; server-generated "
+		       "keys are made during each request");
+}
+
 static void
 reload(struct gw_server *srv, const char *conf)
 {
@@ -123,6 +134,7 @@ reload(struct gw_server *srv, const char *conf)
 	/* next is the server's current configuration; only a later reload (this thread)
 	 * could free it. */
 	gw_log_apply(next);
+	start_keypool(next);
 	gw_metrics_reload(true);
 	gw_log(GW_LOG_INFO, "configuration reloaded");
 	notify("READY=1\nSTATUS=serving");
@@ -171,6 +183,7 @@ gw_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	log_listeners(cfg);
+	start_keypool(cfg);
 	gw_server_adopt_config(srv);
 	cfg = NULL;
 	notify("READY=1\nSTATUS=serving");

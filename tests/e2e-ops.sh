@@ -40,7 +40,9 @@ cred() {	# cred PRINCIPAL FIELD
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]])' \
 		"$D/demo-credentials.json" "$1" "$2"
 }
-jedit "$C" "d['listen'].append({'unix': '$sock'}); d['log'] = {'format': 'json', 'level': 'debug'}"
+# A thread per connection here (the other end-to-end tests use the default pool), across
+# HTTPS, HTTP, the unix socket, reloads and shutdown.
+jedit "$C" "d['listen'].append({'unix': '$sock'}); d['log'] = {'format': 'json', 'level': 'debug'}; d['limits'] = {'threads': 'per-connection'}"
 cp "$C" "$D/good.json"
 
 H=http://127.0.0.1:$http_port

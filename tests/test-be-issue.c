@@ -6,11 +6,14 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "be_ca.h"
 #include "be_issue.h"
 #include "gw.h"
 #include "gw_cli.h"
@@ -246,6 +249,36 @@ test_serial_unique(void)
 	}
 	tap_ok(ok, "/issue/serial: 40 issuances, 40 distinct serials");
 	be_csr_free(csr);
+}
+
+/* be_serial_new: 0x40, 6 octets of milliseconds, 9 random octets; serials made later sort
+ * after earlier ones (the store's indexes rely on it) and the random part always differs. */
+static void
+test_serial_layout(void)
+{
+	unsigned char a[16], b[16];
+	size_t alen = 0, blen = 0;
+	uint64_t ms = 0;
+	time_t now = time(NULL);
+	int i, ascending = 1, random_differs = 1;
+
+	for (i = 0; i < 200; i++) {
+		if (be_serial_new(a, &alen, NULL) != BE_OK || be_serial_new(b, &blen, NULL) != BE_OK)
+			break;
+		if (memcmp(a, b, 7) > 0)
+			ascending = 0;
+		if (memcmp(a + 7, b + 7, 9) == 0)
+			random_differs = 0;
+	}
+	tap_ok(i == 200 && alen == 16 && blen == 16 && a[0] == 0x40,
+	       "/serial/layout: 16 octets, first 0x40 (positive, minimal DER)");
+	for (i = 1; i <= 6; i++)
+		ms = ms << 8 | b[i];
+	tap_ok(ms / 1000 + 5 >= (uint64_t)now && ms / 1000 <= (uint64_t)now + 5,
+	       "/serial/layout: octets 2-7 are the time in ms (%llu, now %lld)",
+	       (unsigned long long)ms, (long long)now);
+	tap_ok(ascending, "/serial/layout: a later serial never sorts before an earlier one");
+	tap_ok(random_differs, "/serial/layout: the 72 random bits differ between serials");
 }
 
 static void
@@ -554,6 +587,7 @@ main(void)
 
 	test_csr_enroll();
 	test_serial_unique();
+	test_serial_layout();
 	test_keygen();
 	test_refusals();
 	test_approval();

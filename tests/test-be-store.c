@@ -247,7 +247,7 @@ test_open(void)
 		tap_diag("%s", e.msg);
 	tap_ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
 	       "/store/open/file-is-private-0600");
-	TAP_IS_INT(raw_int(path, "PRAGMA user_version"), 1, "/store/open/schema-version-is-1");
+	TAP_IS_INT(raw_int(path, "PRAGMA user_version"), 2, "/store/open/schema-version-is-2");
 	raw_text(path, "PRAGMA journal_mode", mode, sizeof(mode));
 	tap_ok(strcmp(mode, "wal") == 0, "/store/open/journal-mode-is-wal (%s)", mode);
 	TAP_IS_INT(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
@@ -265,7 +265,7 @@ test_open(void)
 	be_err_clear(&e);
 	rc = be_store_open(path, &st, &e);
 	TAP_IS_INT(rc, 0, "/store/open/reopens-existing");
-	TAP_IS_INT(raw_int(path, "PRAGMA user_version"), 1,
+	TAP_IS_INT(raw_int(path, "PRAGMA user_version"), 2,
 		   "/store/open/reopen-keeps-schema-version");
 	rc = st != NULL ? be_store_cert_get(st, "aa11", "0102", &got, &e) : -1;
 	tap_ok(rc == 0 && got != NULL && strcmp(got->profile, "web") == 0,
@@ -291,7 +291,7 @@ test_future_version(void)
 	rc = be_store_open(path, &st, &e);
 	TAP_IS_INT(rc, BE_E_STORE, "/store/open/future-schema-version-refused");
 	tap_ok(st == NULL && strcmp(e.msg, "store schema version 99 is newer than this "
-				    "certgate (1)") == 0,
+				    "certgate (2)") == 0,
 	       "/store/open/future-schema-version-message (%s)", e.msg);
 	be_store_close(st);
 	st = NULL;
@@ -310,6 +310,41 @@ test_future_version(void)
 	rc = be_store_open(path, &st, &e);
 	tap_ok(rc == BE_E_STORE && st == NULL, "/store/open/not-a-database-refused (%s)",
 	       e.msg);
+	be_store_close(st);
+}
+
+/* A version-1 store (with the audit_serial index version 2 drops) is migrated in place and
+ * keeps its rows. */
+static void
+test_migrate_v1(void)
+{
+	struct be_store *st = NULL;
+	struct be_err e = { 0 };
+	struct be_cert_rec rec, *got = NULL;
+	struct be_audit_rec a = audit_make("enroll", "issued");
+	char path[512];
+	int rc;
+
+	tpath("v1.db", path, sizeof(path));
+	if (be_store_open(path, &st, NULL) == 0) {
+		cert_init(&rec, "aa11", "0a0b", "web", "alice", 5000);
+		(void)be_store_cert_insert(st, &rec, &a, NULL);
+		be_store_close(st);
+	}
+	st = NULL;
+	raw_exec(path, "CREATE INDEX audit_serial ON audit (serial); PRAGMA user_version = 1",
+		 NULL, 0);
+	rc = be_store_open(path, &st, &e);
+	tap_ok(rc == 0, "/store/migrate/v1-opens (%s)", e.msg);
+	TAP_IS_INT(raw_int(path, "PRAGMA user_version"), 2, "/store/migrate/v1-becomes-v2");
+	TAP_IS_INT(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'audit_serial'"),
+		   0, "/store/migrate/v1-audit-serial-index-dropped");
+	rc = st != NULL ? be_store_cert_get(st, "aa11", "0a0b", &got, &e) : -1;
+	tap_ok(rc == 0 && got != NULL && strcmp(got->principal, "alice") == 0,
+	       "/store/migrate/v1-keeps-certificates");
+	TAP_IS_INT(raw_int(path, "SELECT count(*) FROM audit WHERE serial = '0a0b'"), 1,
+		   "/store/migrate/v1-keeps-audit");
+	be_cert_rec_free(got);
 	be_store_close(st);
 }
 
@@ -1813,6 +1848,7 @@ main(void)
 	}
 	test_open();
 	test_future_version();
+	test_migrate_v1();
 
 	if (be_store_open(tpath("main.db", path, sizeof(path)), &st, &e) != 0) {
 		printf("Bail out! %s\n", e.msg);

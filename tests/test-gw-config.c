@@ -81,6 +81,25 @@ main(void)
 	gw_config_free(cfg);
 	demo = json_load_file(conf, 0, NULL);
 
+	/* limits.threads: a pool size, or "per-connection". */
+	d = copy();
+	json_object_set_new(d, "limits", json_pack("{s:s}", "threads", "per-connection"));
+	snprintf(conf, sizeof(conf), "%s/threads.json", dir);
+	json_dump_file(d, conf, JSON_INDENT(1));
+	json_decref(d);
+	be_err_clear(&e);
+	tap_ok(gw_config_load(conf, &cfg, &e) == BE_OK && cfg->threads == 0,
+	       "/config/threads-per-connection: accepted (%s)", e.msg);
+	gw_config_free(cfg);
+	cfg = NULL;
+	d = copy();
+	json_object_set_new(d, "limits", json_pack("{s:s}", "threads", "many"));
+	expect_bad("/config/threads-unknown-word", d,
+		   "limits.threads: must be an integer 1..256 or \"per-connection\"");
+	d = copy();
+	json_object_set_new(d, "limits", json_pack("{s:i}", "threads", 0));
+	expect_bad("/config/threads-zero", d, "limits.threads: must be between 1 and 256");
+
 	d = copy();
 	json_object_set_new(d, "colour", json_string("blue"));
 	expect_bad("/config/unknown-top-level-key", d, "colour: unknown key");
