@@ -422,7 +422,8 @@ parse_outputs(struct be_profile *p, const json_t *o, const char *path, struct be
 		goto out;
 	p->p12_min_len = (unsigned)ull;
 	ull = 0;
-	if ((rc = be_json_uint(p12, sub, "iterations", false, 1, 10000000, &ull, C, e)) != BE_OK)
+	/* NIST SP 800-132 5.2: at least 1000; be_encode_pkcs12's ceiling above. */
+	if ((rc = be_json_uint(p12, sub, "iterations", false, 1000, 10000000, &ull, C, e)) != BE_OK)
 		goto out;
 	p->p12_iterations = (unsigned)ull;
 out:

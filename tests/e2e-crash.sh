@@ -32,7 +32,13 @@ for round in 1 2 3; do
 		worker "$round$w" &
 		pids="$pids $!"
 	done
-	sleep "1.$((RANDOM % 9))"
+	# Kill only once this round has delivered (a loaded machine may take seconds for the
+	# first one), then at a random moment of the next second.
+	for _ in $(seq 600); do
+		ls "$LIB_TMP/out/$round"?-*.pem >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	sleep "0.$((RANDOM % 9 + 1))"
 	# Kill the loops and the certgate processes they started, mid-flight.
 	for p in $pids; do
 		kill -STOP "$p" 2>/dev/null

@@ -113,6 +113,12 @@ main(void)
 	expect_bad("/config/wrong-type", d, "profiles.est-device.validity_days: must be an integer");
 
 	d = copy();
+	json_object_set_new(profile(d, "est-device"), "pkcs12", json_pack("{s:i}", "iterations",
+									   999));
+	expect_bad("/config/pkcs12-iterations-below-nist-minimum", d,
+		   "profiles.est-device.pkcs12.iterations: must be between 1000 and 10000000");
+
+	d = copy();
 	json_object_set_new(profile(d, "est-device"), "ca", json_string("nope"));
 	expect_bad("/config/unknown-ca", d, "profiles.est-device.ca: no CA named");
 
