@@ -371,9 +371,21 @@ void gw_response_clear(struct gw_response *resp);
  * negative code when no reply could be formed (the server answers 500). */
 typedef int (*gw_handler_fn)(struct gw_request *req, struct gw_response *resp);
 
+/* An adapter's form of the refusals the server answers itself for a request routed to it:
+ * 413 when the body is over limits.max_body (by Content-Length, or as it streams in), 500
+ * when the handler returned < 0 or set a status outside 200..599.  Fills resp (empty on
+ * entry, owned by the server as a handler's is) with exactly `status` and a body in the
+ * adapter's error format and content type that says reason (a sentence; borrowed for the
+ * call).  req is the request as far as it was read: its body may be empty.  Returns 0, or a
+ * negative code: then, as when resp carries another status, the server clears resp and
+ * answers reason as plain text. */
+typedef int (*gw_error_fn)(struct gw_request *req, struct gw_response *resp, unsigned status,
+			   const char *reason);
+
 struct gw_route {
 	const char *prefix;		/* path prefix, e.g. "/.well-known/est/" */
 	gw_handler_fn handle;
+	gw_error_fn error;		/* may be NULL: the server's refusals are plain text */
 };
 
 /* ---------------------------------------------------------------- server (gw_http.c) */

@@ -553,6 +553,27 @@ out:
 
 /* ---------------------------------------------------------------- answering */
 
+/* Fills c->resp with an answer of the server itself (400, 403, 404, 413, 500): in the
+ * matched route's error format when it has a hook (gw_error_fn) that answers with status,
+ * else as plain text.  0 or a negative code. */
+static int
+conn_refusal(struct gw_conn *c, unsigned status, const char *reason)
+{
+	int rc;
+
+	gw_response_clear(&c->resp);
+	if (c->route != NULL && c->route->error != NULL) {
+		rc = c->route->error(&c->req, &c->resp, status, reason);
+		if (rc == 0 && c->resp.status == status)
+			return 0;
+		gw_log(GW_LOG_ERROR, "id=%s: error reply of %s failed (%s, status %u); "
+		       "answering %u in plain text", c->req.id, c->route->prefix,
+		       rc != 0 ? be_err_name(rc) : "ok", c->resp.status, status);
+		gw_response_clear(&c->resp);
+	}
+	return gw_response_text(&c->resp, status, "%s", reason);
+}
+
 static enum MHD_Result
 conn_queue(struct gw_conn *c)
 {
@@ -563,8 +584,7 @@ conn_queue(struct gw_conn *c)
 	if (c->resp.status < 200 || c->resp.status > 599) {
 		gw_log(GW_LOG_ERROR, "id=%s: adapter set HTTP status %u; answering 500",
 		       c->req.id, c->resp.status);
-		gw_response_clear(&c->resp);
-		if (gw_response_text(&c->resp, 500, "internal error") != 0)
+		if (conn_refusal(c, 500, "internal error") != 0)
 			goto out;
 	}
 	r = MHD_create_response_from_buffer(c->resp.body_len,
@@ -595,14 +615,24 @@ out:
 	return ret;
 }
 
-/* A plain-text answer of the server itself (400, 404, 413, 500). */
+/* Answers the server's own refusal (conn_refusal: the route's format, else plain text). */
 static enum MHD_Result
 conn_error(struct gw_conn *c, unsigned status, const char *reason)
 {
-	gw_response_clear(&c->resp);
-	if (gw_response_text(&c->resp, status, "%s", reason) != 0)
+	if (conn_refusal(c, status, reason) != 0)
 		return MHD_NO;
 	return conn_queue(c);
+}
+
+/* RFC 9110 section 15.5.14: 413, naming the limit. */
+static enum MHD_Result
+conn_too_big(struct gw_conn *c)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "request body larger than the limit of %zu bytes "
+		 "(limits.max_body)", c->l->srv->max_body);
+	return conn_error(c, 413, why);
 }
 
 /* Parses a Content-Length value; SIZE_MAX when it does not fit. */
@@ -619,6 +649,10 @@ content_length(const char *v)
 	return n;
 }
 
+/* The first call: what can be refused before the body is read.  Refusals before the route
+ * is known (malformed target or query, TLS session state, forwarded headers, no route) are
+ * plain text; the body limit is checked after routing, so its 413 comes in the route's error
+ * format. */
 static enum MHD_Result
 conn_first(struct gw_conn *c, const char *url, const char *version)
 {
@@ -650,7 +684,7 @@ conn_first(struct gw_conn *c, const char *url, const char *version)
 					 MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL && content_length(cl) > c->l->srv->max_body) {
 		c->too_big = true;
-		return conn_error(c, 413, "request body larger than the limit");
+		return conn_too_big(c);
 	}
 	return MHD_YES;
 }
@@ -699,7 +733,7 @@ conn_last(struct gw_conn *c)
 	int rc;
 
 	if (c->too_big)
-		return conn_error(c, 413, "request body larger than the limit");
+		return conn_too_big(c);
 	if (c->body != NULL)
 		c->req.body = c->body;
 	c->req.body_len = c->body_len;
@@ -1142,6 +1176,7 @@ gw_server_start(const struct gw_config *cfg, const struct gw_route *routes, size
 			goto out;
 		}
 		srv->routes[i].handle = routes[i].handle;
+		srv->routes[i].error = routes[i].error;
 		srv->n_routes++;
 	}
 	for (i = 0; i < cfg->n_listen; i++)

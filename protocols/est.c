@@ -718,8 +718,9 @@ est_handle(struct gw_request *req, struct gw_response *resp)
 	}
 }
 
+/* No error hook: RFC 7030 errors are plain text, as the server's own refusals are. */
 static const struct gw_route est_routes[] = {
-	{ EST_PREFIX, est_handle },
+	{ EST_PREFIX, est_handle, NULL },
 };
 
 const struct gw_adapter proto_est_adapter = {

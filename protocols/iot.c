@@ -738,35 +738,55 @@ iot_log_fields(struct iot_call *c)
 		c->resp->profile = be_strdup(c->profile);
 }
 
+/* The one table from backend code to HTTP status and error code name. */
+static const struct {
+	int code;
+	unsigned status;
+	const char *name;
+} error_map[] = {
+	{ BE_E_MALFORMED, 400, "invalid_input" },
+	{ BE_E_POLICY, 403, "not_allowed" },
+	{ BE_E_FORBIDDEN, 403, "access_denied" },
+	{ BE_E_NOTFOUND, 404, "entity_not_found" },
+	{ BE_E_CONFLICT, 409, "conflict" },
+	{ BE_E_STATE, 409, "invalid_state" },
+	{ BE_E_UNAUTH, 401, "unauthorized" },
+	{ BE_E_TOOBIG, 413, "payload_too_large" },
+	{ BE_E_UNAVAILABLE, 503, "service_unavailable" },
+};
+
+/* Writes the error body {errors:[{code: name, message: msg}]} with status into resp. */
+static int
+error_body(struct gw_response *resp, unsigned status, const char *name, const char *msg)
+{
+	json_t *j = NULL;
+	int rc;
+
+	j = json_pack("{s:[{s:s, s:s}]}", "errors", "code", name, "message", msg);
+	if (j == NULL) {
+		rc = BE_E_NOMEM;
+		goto out;
+	}
+	if (status == 503)
+		gw_response_header(resp, "Retry-After", "30");
+	rc = gw_response_json(resp, status, j);
+out:
+	json_decref(j);
+	return rc;
+}
+
 int
 iot_reply_error(struct iot_call *c, const struct be_err *e)
 {
-	static const struct {
-		int code;
-		unsigned status;
-		const char *name;
-	} map[] = {
-		{ BE_E_MALFORMED, 400, "invalid_input" },
-		{ BE_E_POLICY, 403, "not_allowed" },
-		{ BE_E_FORBIDDEN, 403, "access_denied" },
-		{ BE_E_NOTFOUND, 404, "entity_not_found" },
-		{ BE_E_CONFLICT, 409, "conflict" },
-		{ BE_E_STATE, 409, "invalid_state" },
-		{ BE_E_UNAUTH, 401, "unauthorized" },
-		{ BE_E_TOOBIG, 413, "payload_too_large" },
-		{ BE_E_UNAVAILABLE, 503, "service_unavailable" },
-	};
 	struct be_op_ctx op;
-	json_t *j = NULL;
 	unsigned status = 500;
 	const char *name = "internal_error";
 	size_t i;
-	int rc;
 
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		if (map[i].code == e->code) {
-			status = map[i].status;
-			name = map[i].name;
+	for (i = 0; i < sizeof(error_map) / sizeof(error_map[0]); i++) {
+		if (error_map[i].code == e->code) {
+			status = error_map[i].status;
+			name = error_map[i].name;
 		}
 	}
 	if (!c->audited) {
@@ -774,18 +794,8 @@ iot_reply_error(struct iot_call *c, const struct be_err *e)
 		be_audit_refusal(c->req->cfg->be, &op, c->profile, e->msg);
 	}
 	gw_response_clear(c->resp);
-	j = json_pack("{s:[{s:s, s:s}]}", "errors", "code", name, "message",
-		      e->msg[0] != '\0' ? e->msg : be_err_name(e->code));
-	if (j == NULL) {
-		rc = BE_E_NOMEM;
-		goto out;
-	}
-	if (status == 503)
-		gw_response_header(c->resp, "Retry-After", "30");
-	rc = gw_response_json(c->resp, status, j);
-out:
-	json_decref(j);
-	return rc;
+	return error_body(c->resp, status, name,
+			  e->msg[0] != '\0' ? e->msg : be_err_name(e->code));
 }
 
 /* ---------------------------------------------------------------- enrollment profiles */
@@ -1204,8 +1214,30 @@ fail:
 	return rc;
 }
 
+/* The server's own refusals of a request under IOT_PREFIX (gw_error_fn): the API's error
+ * body with the code name the table gives status (413: payload_too_large; 500 and any
+ * status not in it: internal_error). */
+static int
+iot_error(struct gw_request *req, struct gw_response *resp, unsigned status,
+	  const char *reason)
+{
+	const char *name = "internal_error";
+	size_t i;
+
+	(void)req;
+	resp->adapter = "iot";
+	resp->operation = "-";
+	for (i = 0; i < sizeof(error_map) / sizeof(error_map[0]); i++) {
+		if (error_map[i].status == status) {
+			name = error_map[i].name;
+			break;
+		}
+	}
+	return error_body(resp, status, name, reason);
+}
+
 static const struct gw_route iot_routes[] = {
-	{ IOT_PREFIX, iot_handle },
+	{ IOT_PREFIX, iot_handle, iot_error },
 };
 
 const struct gw_adapter proto_iot_adapter = {

@@ -37,8 +37,8 @@ health_handle(struct gw_request *req, struct gw_response *resp)
 /* The health check and the metrics (gateway/gw_metrics.c) are served by the gateway itself,
  * outside every front end's path. */
 static const struct gw_route health_routes[] = {
-	{ "/healthz", health_handle },
-	{ "/metrics", gw_metrics_handle },
+	{ "/healthz", health_handle, NULL },
+	{ "/metrics", gw_metrics_handle, NULL },
 };
 
 const struct gw_adapter proto_health_adapter = {

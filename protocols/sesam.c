@@ -213,6 +213,31 @@ reply_refusal(json_t **reply, const char *command, const char *msg)
 	return BE_OK;
 }
 
+/* Answers status with the refusal shape {"command": echo, "result": "ST_FF", "error": msg};
+ * a 5xx other than 503 shows only the request id, a 503 adds Retry-After.  Shared by the
+ * handler and the server's own refusals (sesam_error). */
+static int
+refusal_respond(const struct gw_request *req, struct gw_response *resp, unsigned status,
+		const char *echo, const char *msg)
+{
+	json_t *r = NULL;
+	char internal[96];
+	int rc;
+
+	if (status >= 500 && status != 503) {
+		snprintf(internal, sizeof(internal), "internal error; request id %s", req->id);
+		msg = internal;
+	}
+	if ((rc = reply_refusal(&r, echo, msg)) != BE_OK)
+		goto out;
+	if (status == 503 && (rc = gw_response_header(resp, "Retry-After", "30")) != BE_OK)
+		goto out;
+	rc = gw_response_json(resp, status, r);
+out:
+	json_decref(r);
+	return rc;
+}
+
 /* Overwrites the "p12_pass" string of the reply before it is freed. */
 static void
 reply_wipe(json_t *reply)
@@ -410,14 +435,14 @@ sesam_handle(struct gw_request *req, struct gw_response *resp)
 	status = fail != BE_OK ? status_of(fail) : 200;
 
 reply:
+	if (call.profile != NULL && (resp->profile = strdup(call.profile)) == NULL) {
+		rc = BE_E_NOMEM;
+		goto out;
+	}
+	resp->secret = call.secret;
 	if (fail != BE_OK) {
-		char internal[96], clean[BE_ERR_MSG_MAX];
-		const char *shown = e.msg;
+		char clean[BE_ERR_MSG_MAX];
 
-		if (status >= 500 && status != 503) {
-			snprintf(internal, sizeof(internal), "internal error; request id %s", req->id);
-			shown = internal;
-		}
 		clean_copy(e.msg, clean, sizeof(clean));
 		gw_log(status >= 500 ? GW_LOG_ERROR : GW_LOG_INFO, "sesam: id=%s peer=%s "
 		       "principal=%s command=%s: %s: %s", req->id, req->peer != NULL ? req->peer : "-",
@@ -432,17 +457,9 @@ reply:
 			octx.principal = call.principal;
 			be_audit_refusal(call.be, &octx, call.profile, clean);
 		}
-		reply_wipe(call.reply);
-		if ((rc = reply_refusal(&call.reply, echo, shown)) != BE_OK)
-			goto out;
-		if (status == 503 && (rc = gw_response_header(resp, "Retry-After", "30")) != BE_OK)
-			goto out;
-	}
-	if (call.profile != NULL && (resp->profile = strdup(call.profile)) == NULL) {
-		rc = BE_E_NOMEM;
+		rc = refusal_respond(req, resp, status, echo, e.msg);
 		goto out;
 	}
-	resp->secret = call.secret;
 	rc = gw_response_json(resp, status, call.reply);
 out:
 	if (call.reply != NULL) {
@@ -454,8 +471,19 @@ out:
 	return rc;
 }
 
+/* The server's own refusals of a request to /sesam/ (gw_error_fn): the one reply shape, with
+ * no command echoed (the body was not read, or the handler failed). */
+static int
+sesam_error(struct gw_request *req, struct gw_response *resp, unsigned status,
+	    const char *reason)
+{
+	resp->adapter = "sesam";
+	resp->operation = "request";
+	return refusal_respond(req, resp, status, "", reason);
+}
+
 static const struct gw_route sesam_routes[] = {
-	{ "/sesam/", sesam_handle },
+	{ "/sesam/", sesam_handle, sesam_error },
 };
 
 const struct gw_adapter proto_sesam_adapter = {

@@ -65,25 +65,61 @@ error_kind(int code, enum tsb_obj obj, unsigned *status, int *ec, const char **r
 	}
 }
 
+/* The backend code of the error_kind() entry closest to an HTTP status the server answers
+ * itself (tsb_error). */
+static int
+code_of_status(unsigned status)
+{
+	switch (status) {
+	case 400:
+		return BE_E_MALFORMED;
+	case 401:
+		return BE_E_UNAUTH;
+	case 403:
+		return BE_E_FORBIDDEN;
+	case 404:
+		return BE_E_NOTFOUND;
+	case 413:
+		return BE_E_TOOBIG;
+	case 503:
+		return BE_E_UNAVAILABLE;
+	default:
+		return status < 500 ? BE_E_MALFORMED : BE_E_INTERNAL;
+	}
+}
+
+/* Writes status and j (taken) as the JSON reply into resp. */
+static int
+json_reply(struct gw_response *resp, unsigned status, json_t *j)
+{
+	int rc;
+
+	if (j == NULL)
+		return gw_response_text(resp, 500, "out of memory");
+	rc = gw_response_json(resp, status, j);
+	json_decref(j);
+	return rc;
+}
+
+/* The TSB error body {errorCode, reason, message} with status into resp. */
+static int
+error_body(struct gw_response *resp, unsigned status, int ec, const char *reason,
+	   const char *msg)
+{
+	return json_reply(resp, status, json_pack("{s:i, s:s, s:s}", "errorCode", ec, "reason",
+						  reason, "message", msg));
+}
+
 static int
 error_reply(struct tsb_call *c, unsigned status, int ec, const char *reason, const char *msg)
 {
-	json_t *j = json_pack("{s:i, s:s, s:s}", "errorCode", ec, "reason", reason, "message",
-			      msg);
-
-	return tsb_reply(c, status, j);
+	return error_body(c->resp, status, ec, reason, msg);
 }
 
 int
 tsb_reply(struct tsb_call *c, unsigned status, json_t *j)
 {
-	int rc;
-
-	if (j == NULL)
-		return gw_response_text(c->resp, 500, "out of memory");
-	rc = gw_response_json(c->resp, status, j);
-	json_decref(j);
-	return rc;
+	return json_reply(c->resp, status, j);
 }
 
 static void
@@ -709,8 +745,26 @@ tsb_handle(struct gw_request *req, struct gw_response *resp)
 	return dispatch(&c, r, segs);
 }
 
+/* The server's own refusals of a request under /v1/ (gw_error_fn): the TSB error body, with
+ * the errorCode and reason error_kind() gives the nearest backend code (413:
+ * res.error.payload.too.large, 500: res.error.internal) and the server's status kept. */
+static int
+tsb_error(struct gw_request *req, struct gw_response *resp, unsigned status,
+	  const char *reason)
+{
+	unsigned kind_status;
+	int ec;
+	const char *kind;
+
+	(void)req;
+	resp->adapter = "tsb";
+	resp->operation = "unknown";
+	error_kind(code_of_status(status), TSB_OBJ_NONE, &kind_status, &ec, &kind);
+	return error_body(resp, status, ec, kind, reason);
+}
+
 static const struct gw_route tsb_routes[] = {
-	{ "/v1/", tsb_handle },
+	{ "/v1/", tsb_handle, tsb_error },
 };
 
 const struct gw_adapter proto_tsb_adapter = {

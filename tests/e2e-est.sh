@@ -611,6 +611,7 @@ refused /est/refuse/profile-policy 403 "subject L is not allowed"
 head -c $((2 * 1024 * 1024)) /dev/zero | tr '\0' 'A' >big.b64
 basic big.b64 simpleenroll
 refused /est/refuse/2mb-body 413 "larger than the limit" noaudit
+like "$(hdr Content-Type)" '^text/plain(;|$)' "/est/refuse/2mb-body: plain text, as RFC 7030 errors are"
 
 same_count /est/refuse
 # paths and methods: 404 with no file-system access, 405 with Allow, 501 for fullcmc

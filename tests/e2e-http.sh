@@ -103,6 +103,41 @@ is "$r" "HTTP/1.1 413 Content Too Large" \
 [ $(($(date +%s) - start)) -lt 4 ]
 ok $? "/http/body-cap: ... at once (the server did not wait for the body)"
 
+# The server's own refusals after routing (413, 500) take the route's error hook when it has
+# one (gw_error_fn), else plain text; a hook that fails or answers another status gets text.
+# err_reply NAME STATUS MEDIA-TYPE BODY-REGEX curl-args...
+err_reply() {
+	local name=$1 st=$2 ct=$3 body=$4 out
+	shift 4
+	out=$($C -D "$T/err.h" -o "$T/err.body" -w '%{http_code}' "$@")
+	is "$out" "$st" "$name: HTTP $st"
+	like "$(grep -i '^Content-Type:' "$T/err.h" | tr -d '\r')" "^Content-Type: $ct(;|\$)" \
+		"$name: Content-Type $ct"
+	like "$(cat "$T/err.body")" "$body" "$name: says why"
+}
+over="larger than the limit of $MAX bytes \\(limits.max_body\\)"
+err_reply /http/error-hook/none 413 text/plain "^request body $over$" \
+	--data-binary @"$T/bover" "$H/echo/cap"
+err_reply /http/error-hook/413 413 application/json "^\\{\"status\":413,\"error\":\"request body $over\"\\}$" \
+	--data-binary @"$T/bover" "$H/json/cap"
+err_reply /http/error-hook/413-chunked 413 application/json "\"error\":\"request body $over\"" \
+	-H 'Transfer-Encoding: chunked' --data-binary @"$T/bover" "$H/json/cap"
+r=$(printf 'POST /json/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 99999999999999\r\n\r\n' |
+	lib_raw 127.0.0.1 "$http" | tr -d '\r')
+like "$r" "Content-Type: application/json" \
+	"/http/error-hook/413-before-body: the route is known before Content-Length is checked"
+err_reply /http/error-hook/500 500 application/json '^\{"status":500,"error":"internal error"\}$' \
+	"$H/json/fail"
+err_reply /http/error-hook/bad-status 500 application/json '"status":500' "$H/json/bad-status"
+r=$($C "$H/json/ok")
+is "$(jfield "$r" path)" "/json/ok" "/http/error-hook: the handler answers as usual"
+err_reply /http/error-hook/fails 413 text/plain "^request body $over$" \
+	--data-binary @"$T/bover" "$H/badhook/cap"
+err_reply /http/error-hook/wrong-status 500 text/plain "^internal error$" \
+	"$H/badhook/wrong-status/fail"
+err_reply /http/error-hook/unknown-path 404 text/plain "^no such resource$" \
+	--data-binary @"$T/bover" "$H/nowhere"
+
 out=$($C -v "$H/echo/ka1" "$H/echo/ka2" 2>&1)
 like "$out" "Re-using existing connection" "/http/keep-alive: second request reuses the connection"
 like "$out" '"path":"/echo/ka2"' "/http/keep-alive: second answer is right"

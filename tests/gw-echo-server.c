@@ -10,6 +10,9 @@
  *             principal (Basic credentials or client certificate, else null), a (query)}
  *   /auth/    the same, but only with valid Basic credentials (else 401 + WWW-Authenticate)
  *   /secret/  a body marked secret (Cache-Control: no-store)
+ *   /json/    as /echo/, but .../fail returns an error and .../bad-status sets status 999;
+ *             the server's own refusals come from its error hook as JSON {status, error}
+ *   /badhook/ as /json/, with an error hook that fails (.../wrong-status: answers 200)
  * Principals: "alice" / "secret-pass"; "dev1" bound to client certificate subject "CN=dev1".
  * Prints "ready" when listening; stops cleanly on SIGTERM or SIGINT.
  */
@@ -135,6 +138,51 @@ handle_secret(struct gw_request *req, struct gw_response *resp)
 	return gw_response_set(resp, 200, "application/pkcs8", key, sizeof(key) - 1);
 }
 
+/* /json/ and /badhook/: the echo, or a handler failing as the path says. */
+static int
+handle_json(struct gw_request *req, struct gw_response *resp)
+{
+	size_t n = strlen(req->path);
+
+	resp->adapter = "echo";
+	resp->operation = "json";
+	if (n >= 5 && strcmp(req->path + n - 5, "/fail") == 0)
+		return BE_E_INTERNAL;
+	if (n >= 11 && strcmp(req->path + n - 11, "/bad-status") == 0)
+		return gw_response_text(resp, 999, "no such status");
+	return echo_reply(req, resp, NULL);
+}
+
+/* gw_error_fn of /json/: {"status": status, "error": reason}. */
+static int
+json_error(struct gw_request *req, struct gw_response *resp, unsigned status,
+	   const char *reason)
+{
+	json_t *j = json_pack("{s:i, s:s}", "status", (int)status, "error", reason);
+	int rc;
+
+	(void)req;
+	resp->adapter = "echo";
+	resp->operation = "json-error";
+	if (j == NULL)
+		return BE_E_NOMEM;
+	rc = gw_response_json(resp, status, j);
+	json_decref(j);
+	return rc;
+}
+
+/* gw_error_fn of /badhook/: fails, or answers another status than asked. */
+static int
+broken_error(struct gw_request *req, struct gw_response *resp, unsigned status,
+	     const char *reason)
+{
+	(void)status;
+	(void)reason;
+	if (strstr(req->path, "/wrong-status") != NULL)
+		return gw_response_text(resp, 200, "all is well");
+	return BE_E_INTERNAL;
+}
+
 static int
 parse_num(const char *s, unsigned long max, unsigned long *out)
 {
@@ -163,9 +211,11 @@ int
 main(int argc, char **argv)
 {
 	static const struct gw_route routes[] = {
-		{ "/echo/", handle_echo },
-		{ "/auth/", handle_auth },
-		{ "/secret/", handle_secret },
+		{ "/echo/", handle_echo, NULL },
+		{ "/auth/", handle_auth, NULL },
+		{ "/secret/", handle_secret, NULL },
+		{ "/json/", handle_json, json_error },
+		{ "/badhook/", handle_json, broken_error },
 	};
 	struct gw_listen listen[4];
 	struct gw_principal principals[2];
