@@ -35,7 +35,7 @@
 #define GC_THREADS	16
 #define GC_EACH		25
 #define GC_ROUNDS	10
-#define STORE_CHECKPOINT_PAGES_TEST 1000	/* be_store.c's STORE_CHECKPOINT_PAGES */
+#define STORE_CHECKPOINT_PAGES_TEST 1000	/* set with be_store_set_checkpoint_pages */
 
 static char tmpdir[256];
 
@@ -1620,6 +1620,7 @@ test_checkpointer(const char *path)
 		tap_ok(0, "/store/checkpointer/open");
 		return;
 	}
+	be_store_set_checkpoint_pages(st, STORE_CHECKPOINT_PAGES_TEST);
 	gc_run(st, gc_big, w, 0);
 	for (i = 0; i < GC_THREADS; i++)
 		ok += w[i].ok;
