@@ -404,6 +404,19 @@ load warmup --url "https://127.0.0.1:$HTTPS/iot/api/v1/certificate" --cacert "$C
 	--count 1 >/dev/null
 wait_pool 600 "rsa2048=$((POOL_RSA > 128 ? POOL_RSA : 128)) rsa3072=$POOL_RSA rsa4096=$POOL_RSA"
 
+# Baseline for the store comparison, first of all, while the store is nearly empty: the
+# runs repeated at 1,000,000 certificates below, three times each.
+BASE_FROM=$(sqlite3 "$W/p256/state/certgate.db" 'SELECT count(*) FROM certificates;')
+for i in 1 2 3; do
+	l=$(load "est-http-64-base-$i" $EST_HTTP "${EST_H[@]}" --conns 64 --count 200000 \
+		--time "$SECS" --warmup 32)
+	printf '%s\n' "$l" >>"$W/base.http"
+	l=$(load "est-https-64-base-$i" $EST_HTTPS "${EST_H[@]}" --conns 64 --count 200000 \
+		--time "$SECS" --warmup 32)
+	printf '%s\n' "$l" >>"$W/base.https"
+done
+BASE_ROWS=$(sqlite3 "$W/p256/state/certgate.db" 'SELECT count(*) FROM certificates;')
+
 say "bench: EST simpleenroll, P-256 CA, P-256 CSRs"
 declare -A EST_RATE EST_P99 STORE_BASE STORE_FULL
 for conns in 1 16 64; do
@@ -505,16 +518,6 @@ row scale "simpleenroll" "HTTPS keep-alive" 256 "$l" "$CEIL2"
 HWM_256=$(hwm_mib)
 say "bench: peak RSS of the daemon after all the runs above: $HWM_256 MiB"
 
-# Baseline for the store comparison: the same runs, now, three times each.
-for i in 1 2 3; do
-	l=$(load "est-http-64-base-$i" $EST_HTTP "${EST_H[@]}" --conns 64 --count 200000 \
-		--time "$SECS" --warmup 32)
-	printf '%s\n' "$l" >>"$W/base.http"
-	l=$(load "est-https-64-base-$i" $EST_HTTPS "${EST_H[@]}" --conns 64 --count 200000 \
-		--time "$SECS" --warmup 32)
-	printf '%s\n' "$l" >>"$W/base.https"
-done
-BASE_ROWS=$(sqlite3 "$W/p256/state/certgate.db" 'SELECT count(*) FROM certificates;')
 stop
 
 if [ "$FILL" -gt 0 ]; then
@@ -546,6 +549,8 @@ EOF
 	say "bench: store holds $rows certificates ($(du -m "$DB" | cut -f1) MiB)," \
 		"filled in $(($(date +%s) - t0)) s"
 	start p256 || exit 1
+	# The restarted daemon refills its key pool first, as it would after any restart.
+	wait_pool 600 "rsa2048=128 rsa3072=$POOL_RSA rsa4096=$POOL_RSA"
 	for i in 1 2 3; do
 		l=$(load "est-http-64-1m-$i" $EST_HTTP "${EST_H[@]}" --conns 64 --count 200000 \
 			--time "$SECS" --warmup 32)
@@ -562,7 +567,8 @@ EOF
 		http) tr="HTTP keep-alive (trusted proxy)" ;;
 		*) tr="HTTPS keep-alive" ;;
 		esac
-		row store "simpleenroll, store at $BASE_ROWS certificates (median of 3)" "$tr" 64 "$b"
+		row store "simpleenroll, store from $BASE_FROM to $BASE_ROWS certificates (median of 3)" \
+			"$tr" 64 "$b"
 		row store "simpleenroll, store at $rows certificates (median of 3)" "$tr" 64 "$f"
 		STORE_BASE[$t]=$(kv rate "$b")
 		STORE_FULL[$t]=$(kv rate "$f")
@@ -798,9 +804,9 @@ targets.append(("peak RSS under 64 MB at 256 concurrent connections",
 for t in ("HTTP", "HTTPS"):
     b, u = num("B_BASE_" + t), num("B_FULL_" + t)
     if b and u:
-        targets.append(("throughput within 10%% between a small store and 1,000,000 "
+        targets.append(("throughput within 10%% between a nearly empty store and 1,000,000 "
                         "certificates (%s, 64 conns)" % t, "%.0f%% (%s vs %s per s)" % (
-                            100 * u / b, f(u), f(b)), u / b >= 0.90))
+                            100 * u / b, f(u), f(b)), 0.90 <= u / b <= 1.10))
     elif t == "HTTPS":
         targets.append(("throughput within 10% at 1,000,000 certificates", "not measured",
                         False))
