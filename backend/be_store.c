@@ -984,7 +984,7 @@ out:
 void
 be_store_set_checkpoint_pages(struct be_store *st, int pages)
 {
-	if (st != NULL && pages > 0)
+	if (st != NULL && pages > 0 && pages <= (1 << 24))	/* 64 GiB of WAL; 2x fits an int */
 		st->ck_pages = pages;
 }
 

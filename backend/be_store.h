@@ -90,9 +90,9 @@ struct be_audit_rec {
  * caller closes with be_store_close().  BE_E_STORE / BE_E_IO with a sentence on failure. */
 int be_store_open(const char *path, struct be_store **out, struct be_err *e);
 void be_store_close(struct be_store *st);
-/* The WAL length (frames) at which the checkpointer copies it into the database; beyond
- * twice that it finishes under the write lock.  The default suits issuance (be_store.c says
- * why); tests set a small one to watch the checkpointer work. */
+/* The WAL length (frames, 1..2^24; others are ignored) at which the checkpointer copies it
+ * into the database; beyond twice that it finishes under the write lock.  The default suits
+ * issuance (be_store.c says why); tests set a small one to watch the checkpointer work. */
 void be_store_set_checkpoint_pages(struct be_store *st, int pages);
 /* True when the store answers a write (for /healthz). */
 bool be_store_writable(struct be_store *st);
