@@ -657,6 +657,10 @@ cmp -s <(openssl pkey -in dev1-new.key -pubout) <(openssl x509 -in dev1b.pem -pu
 ok $? "/est/simplereenroll: re-key: certifies the new key"
 [ "$(openssl x509 -in dev1b.pem -noout -serial)" != "$(openssl x509 -in dev1.pem -noout -serial)" ]
 ok $? "/est/simplereenroll: a new serial"
+s1=$(openssl x509 -in dev1.pem -noout -serial | cut -d= -f2)
+s2=$(openssl x509 -in dev1b.pem -noout -serial | cut -d= -f2)
+[ ${#s1} -eq 32 ] && [ ${#s2} -eq 32 ] && [ "${s1:0:2}" = 40 ] && [[ "$s2" > "$s1" ]]
+ok $? "/est/serial: 16 octets from 0x40, the later one sorts after ($s1 < $s2)"
 like "$("$CG" audit -c "$C" | tail -1)" "est simplereenroll issued principal=client profile=est-device" \
 	"/est/simplereenroll: issued for the principal that enrolled the certificate"
 client csr dev1-new.key "/O=certgate demo/CN=device-001" >re2.b64

@@ -534,23 +534,19 @@ is "$(api GET "/certificate/..%2f..%2fetc")" 404 "/refuse/path: odd path segment
 
 # A body over limits.max_body is refused by the server before the adapter reads it (by
 # Content-Length, or as a chunked body streams in): still the API's error body.
-MAX=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get("limits", {}).get("max_body", 1048576))' "$C")
-head -c $((MAX + 1)) /dev/zero | tr '\0' ' ' >over.json
+MAX=$(lib_oversize_body "$C" over.json)
 oversize() {	# oversize NAME curl-args...
-	local name=$1 st
+	local name=$1 st n0
 	shift
+	n0=$(count)
 	st=$(curl -s -o out.json -D hdr.txt -w '%{http_code}' --cacert "$CHAIN" -X POST \
 		-H "x-api-key: $KEY" -H 'Content-Type: application/json' --data-binary @over.json \
 		"$@" "$BASE/certificate")
-	is "$st" 413 "$name: HTTP 413"
-	like "$(grep -i '^Content-Type:' hdr.txt | tr -d '\r')" '^Content-Type: application/json$' \
-		"$name: Content-Type application/json"
-	$PY -c 'import json,sys; json.load(open(sys.argv[1]))' out.json 2>/dev/null
-	ok $? "$name: the body is JSON"
+	lib_json_refusal "$name" "$st" 413 hdr.txt out.json
 	like "$(pj out.json 'd["errors"][0]["code"] + ": " + d["errors"][0]["message"]')" \
 		"^payload_too_large: request body larger than the limit of $MAX bytes \(limits.max_body\)$" \
 		"$name: payload_too_large, names the limit"
-	is "$(count)" "$STORED" "$name: nothing stored"
+	is "$(count)" "$n0" "$name: nothing stored"
 }
 oversize /refuse/over-max-body
 oversize /refuse/over-max-body-chunked -H 'Transfer-Encoding: chunked'

@@ -211,6 +211,15 @@ v=$(sample "$T/m1" 'certgate_store_errors_total')
 ok $? "/ops/metrics: certgate_store_errors_total counted the locked store (${v:-none})"
 is "$(sample "$T/m1" 'certgate_keypool_depth\{type="p256"\}' | grep -cE '^[0-9]+$')" "1" \
 	"/ops/metrics: certgate_keypool_depth{type} present"
+# The demo keeps RSA-2048 keys ready; the pool fills from serve's start, before any request
+# for a server-generated key.
+for _ in $(seq 120); do
+	v=$($CURL "$H/metrics" | grep -E '^certgate_keypool_depth\{type="rsa2048"\} ' | awk '{print $2}')
+	[ "${v:-0}" -ge 1 ] && break
+	sleep 0.5
+done
+[ "${v:-0}" -ge 1 ]
+ok $? "/ops/keypool: RSA-2048 keys made from the start, no keygen request yet (${v:-none})"
 if [ $have_est -eq 1 ]; then
 	v=$(sample "$T/m1" 'certgate_issuance_duration_seconds_count')
 	[ "${v:-0}" -ge 1 ]

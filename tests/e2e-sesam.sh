@@ -494,21 +494,18 @@ is "$st $(j r.json result)" "404 ST_FF" "/sesam/path/unknown: 404 JSON"
 
 # A body over limits.max_body is refused by the server before the adapter reads it (by
 # Content-Length, or as a chunked body streams in): still in the se.SAM reply shape.
-MAX=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get("limits", {}).get("max_body", 1048576))' "$C")
-head -c $((MAX + 1)) /dev/zero | tr '\0' 'A' >over.body
+MAX=$(lib_oversize_body "$C" over.body)
 oversize() {	# oversize NAME curl-args...
-	local name=$1 st
+	local name=$1 st n0
 	shift
+	n0=$(count)
 	st=$(admin r.json -H 'Content-Type: application/x-www-form-urlencoded' \
 		--data-binary @over.body "$@")
-	is "$st" 413 "$name: HTTP 413"
-	like "$(grep -i '^Content-Type:' r.json.h | tr -d '\r')" '^Content-Type: application/json$' \
-		"$name: Content-Type application/json"
-	$PY -c 'import json,sys; json.load(open(sys.argv[1]))' r.json 2>/dev/null
-	ok $? "$name: the body is JSON"
+	lib_json_refusal "$name" "$st" 413 r.json.h r.json
 	is "$(j r.json command) $(j r.json result)" " ST_FF" "$name: result ST_FF, no command"
 	like "$(j r.json error)" "larger than the limit of $MAX bytes \(limits.max_body\)" \
 		"$name: names the limit"
+	is "$(count)" "$n0" "$name: nothing stored"
 }
 oversize /sesam/body/over-max-body
 oversize /sesam/body/over-max-body-chunked -H 'Transfer-Encoding: chunked'

@@ -577,23 +577,20 @@ refused /refuse/not-json 415 415 "application/json"
 
 # A body over limits.max_body is refused by the server before the adapter reads it (by
 # Content-Length, or as a chunked body streams in): still a TSB error body.
-MAX=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get("limits", {}).get("max_body", 1048576))' "$C")
-head -c $((MAX + 1)) /dev/zero | tr '\0' ' ' >over.json
+MAX=$(lib_oversize_body "$C" over.json)
 oversize() {	# oversize NAME curl-args...
-	local name=$1
+	local name=$1 n0
 	shift
+	n0=$(count)
 	ST=$(curl -s --cacert "$CAF" -o out.json -D out.h -w '%{http_code}' -X POST \
 		-H "X-API-KEY: $KO" -H "Content-Type: application/json" --data-binary @over.json \
 		"$@" "$U/v1/certificate/synchronous/sign")
-	is "$ST" 413 "$name: HTTP 413"
-	like "$(grep -i '^Content-Type:' out.h | tr -d '\r')" '^Content-Type: application/json$' \
-		"$name: Content-Type application/json"
-	$PY -c 'import json,sys; json.load(open(sys.argv[1]))' out.json 2>/dev/null
-	ok $? "$name: the body is JSON"
+	lib_json_refusal "$name" "$ST" 413 out.h out.json
 	is "$(j 'd["errorCode"]') $(j 'd["reason"]')" "413 res.error.payload.too.large" \
 		"$name: errorCode 413, res.error.payload.too.large"
 	like "$(j 'd["message"]')" "larger than the limit of $MAX bytes \(limits.max_body\)" \
 		"$name: names the limit"
+	is "$(count)" "$n0" "$name: nothing stored"
 }
 oversize /refuse/over-max-body
 oversize /refuse/over-max-body-chunked -H 'Transfer-Encoding: chunked'

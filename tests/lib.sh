@@ -164,6 +164,25 @@ lib_raw() {
 		cat <&3' lib_raw "$1" "$2"
 }
 
+# lib_oversize_body CONFIG FILE: writes to FILE a body one byte over CONFIG's
+# limits.max_body (the default 1 MiB when unset) and prints that limit.
+lib_oversize_body() {
+	_max=$(python3 -c 'import json, sys
+print(json.load(open(sys.argv[1])).get("limits", {}).get("max_body", 1048576))' "$1")
+	head -c $((_max + 1)) /dev/zero | tr '\0' 'A' >"$2"
+	echo "$_max"
+}
+
+# lib_json_refusal NAME STATUS WANT HEADERS BODY: the status is WANT, the reply's
+# Content-Type is application/json and its body parses as JSON (three TAP lines).
+lib_json_refusal() {
+	is "$2" "$3" "$1: HTTP $3"
+	like "$(grep -i '^Content-Type:' "$4" | tr -d '\r')" '^Content-Type: application/json$' \
+		"$1: Content-Type application/json"
+	python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$5" 2>/dev/null
+	ok $? "$1: the body is JSON"
+}
+
 # ---------------------------------------------------------------- a throwaway PKI
 
 # lib_make_pki DIR: ca.pem/.key (issues the server certificate), server.pem/.key
