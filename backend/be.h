@@ -43,6 +43,7 @@ enum {
 	BE_E_CONFIG = -13,	/* configuration invalid */
 	BE_E_IO = -14,		/* file system error */
 	BE_E_INTERNAL = -15,	/* a bug */
+	BE_E_MEDIATYPE = -16,	/* body not in a media type the operation takes (415) */
 };
 
 #define BE_ERR_MSG_MAX 384

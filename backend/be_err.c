@@ -52,6 +52,7 @@ be_err_name(int code)
 	case BE_E_CONFIG:	return "config";
 	case BE_E_IO:		return "io";
 	case BE_E_INTERNAL:	return "internal";
+	case BE_E_MEDIATYPE:	return "mediatype";
 	default:		return "unknown";
 	}
 }

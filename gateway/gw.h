@@ -336,6 +336,22 @@ const char *gw_request_header(const struct gw_request *r, const char *name);
 size_t gw_request_header_count(const struct gw_request *r, const char *name);
 /* Value of a query-string argument, percent-decoded, borrowed, or NULL. */
 const char *gw_request_arg(const struct gw_request *r, const char *name);
+/* True when the request's Content-Type is media type (RFC 9110 section 8.3: type/subtype,
+ * case-insensitive, parameters allowed). */
+bool gw_request_media_is(const struct gw_request *r, const char *type);
+
+/* Request framing (gw_framing.c, RFC 9112 section 6): feed every header line to
+ * gw_framing_header(), then gw_framing_verdict() returns NULL when the body's length is
+ * unambiguous (chunked or length set) or a static sentence naming what is wrong. */
+struct gw_framing {
+	size_t n_length, n_te, n_codings, n_chunked;
+	bool bad_length, other_coding;
+	uint64_t length;		/* the Content-Length, when n_length == 1 */
+	bool chunked;			/* set by gw_framing_verdict() */
+};
+void gw_framing_init(struct gw_framing *f);
+void gw_framing_header(struct gw_framing *f, const char *name, const char *value);
+const char *gw_framing_verdict(struct gw_framing *f, bool http10);
 
 struct gw_response {
 	unsigned status;

@@ -44,7 +44,7 @@
 #define MAX_ARGS 64
 #define PEM_FILE_MAX (1024u * 1024u)
 #define STOP_GRACE_MS 10000
-#define DISCARD_MAX (1024u * 1024u)	/* upload bytes read and dropped past the cap */
+#define DISCARD_MAX (64u * 1024u * 1024u)	/* upload bytes read and dropped past the cap */
 
 struct gw_listener {
 	struct gw_server *srv;
@@ -101,6 +101,7 @@ struct gw_conn {
 	size_t body_len, body_cap;
 	size_t discarded;		/* upload bytes dropped after the cap was exceeded */
 	bool too_big;
+	bool close;			/* answer with Connection: close */
 	bool queued;
 	unsigned status;		/* status queued, 0 = none */
 	struct gw_arg *args;
@@ -599,6 +600,9 @@ conn_queue(struct gw_conn *c)
 	if (c->resp.secret &&
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
 		goto out;
+	if (c->close &&
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
+		goto out;
 	for (i = 0; i < c->resp.n_headers; i++)
 		if (MHD_add_response_header(r, c->resp.headers[i].name,
 					    c->resp.headers[i].value) != MHD_YES)
@@ -635,18 +639,11 @@ conn_too_big(struct gw_conn *c)
 	return conn_error(c, 413, why);
 }
 
-/* Parses a Content-Length value; SIZE_MAX when it does not fit. */
-static size_t
-content_length(const char *v)
+static enum MHD_Result
+framing_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-	size_t n = 0;
-
-	for (; *v >= '0' && *v <= '9'; v++) {
-		if (n > (SIZE_MAX - 9) / 10)
-			return SIZE_MAX;
-		n = n * 10 + (size_t)(*v - '0');
-	}
-	return n;
+	gw_framing_header(cls, key, value);
+	return MHD_YES;
 }
 
 /* The first call: what can be refused before the body is read.  Refusals before the route
@@ -658,7 +655,8 @@ conn_first(struct gw_conn *c, const char *url, const char *version)
 {
 	struct arg_walk w = { c, false };
 	struct be_err e = { 0, "" };
-	const char *why, *cl;
+	struct gw_framing f;
+	const char *why;
 	unsigned status;
 
 	if (target_has_nul(c, url, version))
@@ -680,9 +678,17 @@ conn_first(struct gw_conn *c, const char *url, const char *version)
 	c->route = route_find(c->l->srv, c->path);
 	if (c->route == NULL)
 		return conn_error(c, 404, "no such resource");
-	cl = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
-					 MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL && content_length(cl) > c->l->srv->max_body) {
+	/* RFC 9112 section 6.3: an ambiguous length is refused and the connection closed,
+	 * since what follows on it cannot be told from this request's body. */
+	gw_framing_init(&f);
+	MHD_get_connection_values(c->mhd, MHD_HEADER_KIND, framing_cb, &f);
+	why = gw_framing_verdict(&f, strcmp(version, MHD_HTTP_VERSION_1_0) == 0);
+	if (why != NULL) {
+		gw_log(GW_LOG_INFO, "id=%s peer=%s: %s", c->req.id, c->req.peer, why);
+		c->close = true;
+		return conn_error(c, 400, why);
+	}
+	if (f.n_length == 1 && f.length > c->l->srv->max_body) {
 		c->too_big = true;
 		return conn_too_big(c);
 	}
@@ -842,6 +848,20 @@ gw_request_header(const struct gw_request *r, const char *name)
 	if (c == NULL || name == NULL)
 		return NULL;
 	return MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, name);
+}
+
+bool
+gw_request_media_is(const struct gw_request *r, const char *type)
+{
+	const char *ct = gw_request_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t n = strlen(type);
+
+	if (ct == NULL)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return strncasecmp(ct, type, n) == 0 &&
+	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
 }
 
 struct header_count {

@@ -7,6 +7,7 @@ gateway_libgateway_a_SOURCES = \
 	gateway/gw_auth.c \
 	gateway/gw_response.c \
 	gateway/gw_http.c \
+	gateway/gw_framing.c \
 	gateway/gw_cli.h \
 	gateway/gw_cli.c \
 	gateway/gw_init.c \

@@ -752,6 +752,7 @@ static const struct {
 	{ BE_E_STATE, 409, "invalid_state" },
 	{ BE_E_UNAUTH, 401, "unauthorized" },
 	{ BE_E_TOOBIG, 413, "payload_too_large" },
+	{ BE_E_MEDIATYPE, 415, "unsupported_media_type" },
 	{ BE_E_UNAVAILABLE, 503, "service_unavailable" },
 };
 
@@ -1172,6 +1173,13 @@ iot_handle(struct gw_request *req, struct gw_response *resp)
 	if ((rc = iot_authenticate(req, c.st, enroll_creds, &c.auth, &e)) != BE_OK)
 		goto fail;
 	c.authed = true;
+	/* The operations that take a body take JSON only (PROTOCOLS.md section 4); revoke
+	 * may come without one. */
+	if ((route == R_ENROLL || route == R_RENEW || (route == R_REVOKE && req->body_len > 0)) &&
+	    !gw_request_media_is(req, "application/json")) {
+		rc = be_err_set(&e, BE_E_MEDIATYPE, "Content-Type must be application/json");
+		goto fail;
+	}
 
 	switch (route) {
 	case R_ENROLL:

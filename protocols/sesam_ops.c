@@ -81,6 +81,19 @@ field(const struct sesam_call *c, const char *name, bool required, const char **
 	return field_get(c, c->form, "", name, required, false, out, e);
 }
 
+/* p12_pass: absent asks for a random password; given, it must not be empty (an empty
+ * password is a bad input, never "absent"). */
+static int
+password_field(const struct sesam_call *c, const char **out, struct be_err *e)
+{
+	const struct sesam_field *fld = sesam_form_get(c->form, "p12_pass");
+
+	if (fld != NULL && fld->len == 0)
+		return be_err_set(e, BE_E_MALFORMED, "p12_pass: given but empty; leave it out "
+				  "for a random password");
+	return field(c, "p12_pass", false, out, e);
+}
+
 static int
 uint_parse(const char *name, const char *s, unsigned long long min, unsigned long long max,
 	   unsigned long long *out, struct be_err *e)
@@ -718,7 +731,7 @@ op_gencert(struct sesam_call *c, struct be_err *e)
 	memset(&s, 0, sizeof(s));
 	s.origin = "gencert";
 	if ((rc = template_get(c, NULL, &s.profile, e)) != BE_OK ||
-	    (rc = field(c, "p12_pass", false, &pw, e)) != BE_OK ||
+	    (rc = password_field(c, &pw, e)) != BE_OK ||
 	    (rc = names_build(s.profile, c, c->form, "", &s.subject, &s.sans, e)) != BE_OK)
 		goto out;
 	s.have_names = true;
@@ -739,7 +752,7 @@ op_issuepseudocsr(struct sesam_call *c, struct be_err *e)
 	memset(&s, 0, sizeof(s));
 	s.origin = "issuepseudocsr";
 	if ((rc = template_get(c, NULL, &s.profile, e)) != BE_OK ||
-	    (rc = field(c, "p12_pass", false, &pw, e)) != BE_OK ||
+	    (rc = password_field(c, &pw, e)) != BE_OK ||
 	    (rc = pseudo_csr_load(c, &s, e)) != BE_OK)
 		goto out;
 	rc = issue(c, &s, false, 0, &c->principal, pw, e);
@@ -829,7 +842,7 @@ op_signrequest(struct sesam_call *c, struct be_err *e)
 	s.origin = "signrequest";
 	if ((rc = field(c, "request_id", true, &idtext, e)) != BE_OK ||
 	    (rc = uint_parse("request_id", idtext, 1, INT64_MAX, &id, e)) != BE_OK ||
-	    (rc = field(c, "p12_pass", false, &pw, e)) != BE_OK)
+	    (rc = password_field(c, &pw, e)) != BE_OK)
 		goto out;
 	rc = be_store_req_get(c->be->store, (int64_t)id, &rec, e);
 	if (rc == BE_E_NOTFOUND) {

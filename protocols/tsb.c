@@ -222,15 +222,13 @@ drop_trailing_commas(const unsigned char *in, size_t len, size_t *outlen)
 int
 tsb_body(struct tsb_call *c, json_t **out)
 {
-	const char *ct = gw_request_header(c->req, "Content-Type");
 	struct be_err e = { 0, "" };
 	char *text = NULL;
-	size_t len = 0, n;
+	size_t len = 0;
 	int rc;
 
 	*out = NULL;
-	n = ct != NULL ? strcspn(ct, "; \t") : 0;
-	if (ct == NULL || n != 16 || strncasecmp(ct, "application/json", 16) != 0) {
+	if (!gw_request_media_is(c->req, "application/json")) {
 		refusal(c, c->label, "Content-Type is not application/json");
 		error_reply(c, 415, 415, "res.error.unsupported.media.type",
 			    "Content-Type must be application/json");

@@ -10,6 +10,7 @@ unit_tests = \
 	tests/test-be-issue \
 	tests/test-gw-auth \
 	tests/test-gw-config \
+	tests/test-gw-framing \
 	tests/test-be-cms \
 	tests/test-be-keystore \
 	tests/test-be-keypool
@@ -24,6 +25,7 @@ tests_test_be_store_LDADD = $(TEST_LDADD)
 tests_test_be_issue_LDADD = $(TEST_LDADD)
 tests_test_gw_auth_LDADD = $(TEST_LDADD)
 tests_test_gw_config_LDADD = $(TEST_LDADD)
+tests_test_gw_framing_LDADD = $(TEST_LDADD)
 tests_gw_echo_server_LDADD = $(TEST_LDADD)
 tests_test_be_cms_LDADD = $(TEST_LDADD)
 tests_test_be_keystore_LDADD = $(TEST_LDADD)
@@ -50,6 +52,7 @@ e2e_tests = \
 	tests/e2e-iot.sh \
 	tests/e2e-nginx.sh \
 	tests/e2e-ops.sh \
+	tests/e2e-framing.sh \
 	tests/man-keys.sh \
 	tests/style-banned.sh
 TESTS += $(e2e_tests)
