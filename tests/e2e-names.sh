@@ -177,7 +177,7 @@ sesam_refused /sesam/cn-as-dns-outside-patterns 200 \
 	-d CN=www.evil.org -d DNS=host.example.com
 sesam_refused /sesam/duplicate-dns 400 "SAN DNS:host\.example\.com is listed twice" \
 	-d CN=Device -d "DNS=host.example.com, HOST.example.com"
-sesam_refused /sesam/duplicate-cn-and-dns-is-one-name 200 "SAN DNS:a\.b\.example\.com not allowed" \
+sesam_refused /sesam/star-is-one-label-for-a-promoted-cn 200 "SAN DNS:a\.b\.example\.com not allowed" \
 	-d CN=a.b.example.com -d "DNS=a.b.example.com"
 sesam_refused /sesam/wildcard 200 "SAN DNS:\*\.example\.com not allowed by profile IoT-Template-2022 \(san\.wildcards is false\)" \
 	-d CN=Device -d "DNS=*.example.com"
