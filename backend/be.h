@@ -187,14 +187,24 @@ struct be_sans {
 };
 
 /* Validates and appends.  DNS: RFC 1035 / 5280 preferred name syntax (LDH labels, each
- * 1-63 octets, total <= 253, a leading "*." wildcard label allowed); EMAIL: addr-spec;
+ * 1-63 octets, total <= 253, no trailing dot, A-labels valid IDNA2008, U-labels refused; a
+ * whole left-most "*" label allowed here, the profile decides: be_namepolicy.h), stored
+ * lower-case; EMAIL: addr-spec;
  * IP: IPv4 or IPv6 text (or raw 4/16 bytes when type is BE_SAN_IP and raw is true);
  * URI: absolute URI with a scheme, printable ASCII.  BE_E_POLICY with a sentence otherwise. */
 int be_sans_add(struct be_sans *s, enum be_san_type t, const char *value, size_t len,
 		struct be_err *e);
+/* True when s (len octets) is a DNS name be_sans_add takes (with wildcard, "*.rest" is
+ * allowed); false with a sentence saying what is wrong in why. */
+bool be_dns_name_valid(const char *s, size_t len, bool wildcard, char *why, size_t whysize);
+/* True when name begins with a wildcard label ("*."). */
+bool be_dns_is_wildcard(const char *name);
 /* Appends an IP SAN from 4 or 16 raw network-order bytes. */
 int be_sans_add_ip_raw(struct be_sans *s, const unsigned char *ip, size_t len,
 		       struct be_err *e);
+/* True when a and b name the same thing: DNS case-insensitively, IP by address, e-mail with
+ * a case-sensitive local part and a case-insensitive domain (RFC 5321 2.4), URI exactly. */
+bool be_san_equal(const struct be_san *a, const struct be_san *b);
 /* True when both hold the same entries (order-insensitive, DNS case-insensitive). */
 bool be_sans_equal(const struct be_sans *a, const struct be_sans *b);
 int be_sans_copy(struct be_sans *dst, const struct be_sans *src);

@@ -19,6 +19,7 @@
 #include "be_issue.h"
 #include "be_json.h"
 #include "be_keypool.h"
+#include "be_namepolicy.h"
 #include "be_stats.h"
 
 /* Canonical order of subject attributes in issued certificates (most significant first). */
@@ -180,92 +181,6 @@ build_subject(const struct be_profile *p, const struct be_name *in, struct be_na
 			return be_err_set(e, BE_E_POLICY, "subject %s is required by profile %s",
 					  be_dn_info(a)->key, p->name);
 	}
-	return BE_OK;
-}
-
-static bool
-host_name_like(const char *s)
-{
-	size_t i, n = strlen(s);
-	bool dot = false;
-
-	if (n == 0 || n > 253)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '.')
-			dot = true;
-		else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			   (c >= '0' && c <= '9') || c == '-'))
-			return false;
-	}
-	return dot;
-}
-
-/* "*.example.com" matches names below example.com (any depth); anything else matches only
- * itself; both case-insensitively. */
-static bool
-dns_match(const char *pattern, const char *name)
-{
-	size_t pl = strlen(pattern), nl = strlen(name);
-
-	if (pl > 2 && pattern[0] == '*' && pattern[1] == '.')
-		return nl > pl - 1 && name[nl - (pl - 1)] == '.' &&
-		       strcasecmp(name + nl - (pl - 2), pattern + 2) == 0;
-	return strcasecmp(pattern, name) == 0;
-}
-
-static int
-build_sans(const struct be_profile *p, const struct be_sans *in, const struct be_name *subj,
-	   struct be_sans *out, struct be_err *e)
-{
-	size_t i, j;
-	int rc;
-
-	for (i = 0; in != NULL && i < in->n; i++) {
-		const struct be_san *s = &in->v[i];
-
-		if (!(p->san_types & (1u << s->type)))
-			return be_err_set(e, BE_E_POLICY, "subjectAltName of type %s is not allowed "
-					  "by profile %s", be_san_type_name(s->type), p->name);
-		if (s->type == BE_SAN_DNS && p->n_dns_patterns > 0) {
-			bool ok = false;
-
-			for (j = 0; j < p->n_dns_patterns && !ok; j++)
-				ok = dns_match(p->dns_patterns[j], s->value);
-			if (!ok)
-				return be_err_set(e, BE_E_POLICY, "subjectAltName DNS \"%.64s\" is "
-						  "outside the names profile %s allows", s->value,
-						  p->name);
-		}
-		if (s->type == BE_SAN_IP) {
-			if ((rc = be_sans_add_ip_raw(out, s->ip, s->iplen, e)) != BE_OK)
-				return rc;
-		} else if ((rc = be_sans_add(out, s->type, s->value, strlen(s->value), e)) != BE_OK) {
-			return rc;
-		}
-	}
-	if (p->cn_as_dns && (p->san_types & (1u << BE_SAN_DNS))) {
-		const char *cn = be_name_get(subj, BE_DN_CN);
-		bool have = false;
-
-		for (i = 0; cn != NULL && i < out->n; i++)
-			if (out->v[i].type == BE_SAN_DNS && strcasecmp(out->v[i].value, cn) == 0)
-				have = true;
-		if (cn != NULL && !have && host_name_like(cn)) {
-			struct be_err ignore = { 0, "" };
-
-			/* A CN that is not a valid DNS name simply is not copied. */
-			(void)be_sans_add(out, BE_SAN_DNS, cn, strlen(cn), &ignore);
-		}
-	}
-	if (out->n > p->san_max)
-		return be_err_set(e, BE_E_POLICY, "%zu subjectAltName entries; profile %s allows "
-				  "at most %u", out->n, p->name, p->san_max);
-	if (subj->n == 0 && out->n == 0)
-		return be_err_set(e, BE_E_POLICY, "the certificate would have neither a subject "
-				  "nor a subjectAltName (RFC 5280 4.1.2.6)");
 	return BE_OK;
 }
 
@@ -656,8 +571,10 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	if ((rc = build_subject(p, req->subject != NULL ? req->subject :
 				req->csr != NULL ? &req->csr->subject : NULL, &subject, e)) != BE_OK)
 		goto out;
-	if ((rc = build_sans(p, req->sans != NULL ? req->sans :
-			     req->csr != NULL ? &req->csr->sans : NULL, &subject, &sans, e)) != BE_OK)
+	/* The names policy applies to the final list, after cn_as_dns (be_namepolicy.h). */
+	if ((rc = be_namepolicy_sans(p, req->sans != NULL ? req->sans :
+				     req->csr != NULL ? &req->csr->sans : NULL, &subject, &sans,
+				     e)) != BE_OK)
 		goto out;
 	if ((rc = validity(p, req, now, &tbs.not_before, &tbs.not_after, e)) != BE_OK)
 		goto out;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <idn2.h>
+
 #include "be.h"
 
 #define NAME_MAX_RDNS 32
@@ -203,39 +205,188 @@ is_ldh(unsigned char c)
 	       c == '-';
 }
 
+static bool host_check(const char *s, size_t len, bool wildcard, char *why,
+		       size_t whysize);
+
+/* RFC 5891 5.4: an A-label ("xn--" and Punycode, already lower-cased, NUL-terminated) is
+ * valid when it decodes to a U-label that IDNA2008 (RFC 5892, without the UTS #46 mapping)
+ * permits and that encodes back to exactly the same A-label.  libidn2 does both steps. */
+static bool
+alabel_ok(const char *label, char *why, size_t whysize)
+{
+	char *u = NULL;
+	uint8_t *back = NULL;
+	char q[4 * QUOTE_MAX + 8];
+	bool ok = false;
+	int rc;
+
+	if ((rc = idn2_to_unicode_8z8z(label, &u, 0)) == IDN2_OK &&
+	    (rc = idn2_lookup_u8((const uint8_t *)u, &back, IDN2_NO_TR46)) == IDN2_OK &&
+	    strcmp((const char *)back, label) != 0)
+		rc = IDN2_ALABEL_ROUNDTRIP_FAILED;
+	if (rc != IDN2_OK) {
+		snprintf(why, whysize, "label \"%s\" is not a valid IDNA2008 A-label "
+			 "(RFC 5891 5.4: %s)", quote(label, strlen(label), q, sizeof(q)),
+			 idn2_strerror(rc));
+		goto out;
+	}
+	ok = true;
+out:
+	idn2_free(back);
+	idn2_free(u);
+	return ok;
+}
+
+/* Explains why the non-ASCII name s is refused, with its A-label form (IDNA2008 with the
+ * UTS #46 non-transitional mapping, as browsers look names up) when it has one. */
+static void
+ulabel_why(const char *s, size_t len, char *why, size_t whysize)
+{
+	char copy[4 * 253 + 1], q[4 * QUOTE_MAX + 8], alt[256];
+	uint8_t *a = NULL;
+	size_t nchars;
+
+	if (text_check((const unsigned char *)s, len, &nchars) != TEXT_OK || len >= sizeof(copy)) {
+		snprintf(why, whysize, "not an ASCII host name");
+		goto out;
+	}
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	if (idn2_lookup_u8((const uint8_t *)copy, &a, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) ==
+	    IDN2_OK && host_check((const char *)a, strlen((const char *)a), false, alt,
+				  sizeof(alt))) {
+		snprintf(why, whysize, "U-labels are refused: write it as A-labels, \"%s\" "
+			 "(IDNA2008, RFC 5890 2.3.2.1, RFC 5280 7.2)",
+			 quote((const char *)a, strlen((const char *)a), q, sizeof(q)));
+		goto out;
+	}
+	snprintf(why, whysize, "U-labels are refused and this one has no IDNA2008 A-label form "
+		 "(RFC 5890 2.3.2.1, RFC 5280 7.2)");
+out:
+	idn2_free(a);
+}
+
 /* RFC 1035 2.3.1 preferred name syntax as RFC 5280 4.2.1.6 requires for dNSName (with the
  * RFC 1123 2.1 relaxation for a leading digit): labels of 1-63 letters, digits and hyphens,
- * not starting or ending with a hyphen, total <= 253, no trailing dot; the last label not
- * all-numeric (RFC 3696 2).  With wildcard, a leading "*." label is allowed. */
+ * not starting or ending with a hyphen, total <= 253 octets, no trailing dot; the last label
+ * not all-numeric (RFC 3696 2).  Internationalised labels only as A-labels that pass
+ * IDNA2008 (alabel_ok); other labels with "--" in positions 3-4 are reserved (RFC 5890
+ * 2.3.1).  With wildcard, the whole left-most label may be "*" when at least two labels
+ * follow.  Letters compare case-insensitively.  Returns true, or false with a sentence in
+ * why. */
+static bool
+host_check(const char *s, size_t len, bool wildcard, char *why, size_t whysize)
+{
+	char label[64], q[4 * QUOTE_MAX + 8];
+	size_t i, k, start, lablen, nlabels = 0;
+	bool numeric = true;
+	unsigned char c;
+
+	if (len == 0) {
+		snprintf(why, whysize, "empty");
+		return false;
+	}
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)s[i] >= 0x80) {
+			ulabel_why(s, len, why, whysize);
+			return false;
+		}
+	}
+	if (len > 253) {
+		snprintf(why, whysize, "longer than 253 octets (RFC 1035 2.3.4)");
+		return false;
+	}
+	if (s[len - 1] == '.') {
+		snprintf(why, whysize, "ends with a dot: certificates carry names without the root's "
+			 "dot (RFC 5280 4.2.1.6)");
+		return false;
+	}
+	start = 0;
+	if (len > 2 && s[0] == '*' && s[1] == '.' && wildcard)
+		start = 2;
+	for (i = start; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c == '*') {
+			snprintf(why, whysize, wildcard ?
+				 "'*' is allowed only as the whole left-most label, as in "
+				 "\"*.example.com\"" : "no wildcard is allowed here");
+			return false;
+		}
+		if (c != '.' && !is_ldh(c)) {
+			snprintf(why, whysize, "character \"%s\" is not a letter, digit, hyphen or "
+				 "dot (RFC 1035 2.3.1)", quote(s + i, 1, q, sizeof(q)));
+			return false;
+		}
+	}
+	for (i = start; i <= len; i++) {
+		if (i < len && s[i] != '.')
+			continue;
+		lablen = i - start;
+		if (lablen == 0) {
+			snprintf(why, whysize, "has an empty label");
+			return false;
+		}
+		if (lablen > 63) {
+			snprintf(why, whysize, "label \"%s\" is longer than 63 octets "
+				 "(RFC 1035 2.3.4)", quote(s + start, lablen, q, sizeof(q)));
+			return false;
+		}
+		for (k = 0; k < lablen; k++) {
+			c = (unsigned char)s[start + k];
+			label[k] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+		}
+		label[lablen] = '\0';
+		if (label[0] == '-' || label[lablen - 1] == '-') {
+			snprintf(why, whysize, "label \"%s\" begins or ends with a hyphen "
+				 "(RFC 1035 2.3.1)", quote(label, lablen, q, sizeof(q)));
+			return false;
+		}
+		if (lablen >= 4 && label[2] == '-' && label[3] == '-') {
+			if (label[0] != 'x' || label[1] != 'n') {
+				snprintf(why, whysize, "label \"%s\" has \"--\" in the third and "
+					 "fourth positions but is not an A-label (RFC 5890 2.3.1)",
+					 quote(label, lablen, q, sizeof(q)));
+				return false;
+			}
+			if (!alabel_ok(label, why, whysize))
+				return false;
+		}
+		numeric = true;
+		for (k = 0; k < lablen; k++)
+			if (label[k] < '0' || label[k] > '9')
+				numeric = false;
+		nlabels++;
+		start = i + 1;
+	}
+	if (numeric) {
+		snprintf(why, whysize, "the last label is all digits (RFC 3696 2)");
+		return false;
+	}
+	if (s[0] == '*' && nlabels < 2) {
+		snprintf(why, whysize, "a wildcard needs at least two labels after \"*.\"");
+		return false;
+	}
+	return true;
+}
+
 static bool
 host_ok(const char *s, size_t len, bool wildcard)
 {
-	size_t i, start, lablen;
-	bool numeric = true;
+	char why[8];
 
-	if (wildcard && len > 2 && s[0] == '*' && s[1] == '.') {
-		s += 2;
-		len -= 2;
-	}
-	if (len == 0 || len > 253)
-		return false;
-	start = 0;
-	for (i = 0; i <= len; i++) {
-		if (i < len && s[i] != '.') {
-			if (!is_ldh((unsigned char)s[i]))
-				return false;
-			continue;
-		}
-		lablen = i - start;
-		if (lablen == 0 || lablen > 63 || s[start] == '-' || s[i - 1] == '-')
-			return false;
-		numeric = true;
-		for (; start < i; start++)
-			if (s[start] < '0' || s[start] > '9')
-				numeric = false;
-		start = i + 1;
-	}
-	return !numeric;
+	return host_check(s, len, wildcard, why, sizeof(why));
+}
+
+bool
+be_dns_name_valid(const char *s, size_t len, bool wildcard, char *why, size_t whysize)
+{
+	return host_check(s, len, wildcard, why, whysize);
+}
+
+bool
+be_dns_is_wildcard(const char *name)
+{
+	return name != NULL && name[0] == '*' && name[1] == '.';
 }
 
 /* RFC 5322 3.4.1 addr-spec restricted to a dot-atom local part (RFC 5322 3.2.3; no quoted
@@ -633,7 +784,7 @@ be_sans_add(struct be_sans *s, enum be_san_type t, const char *value, size_t len
 {
 	struct be_san san;
 	unsigned char ip[16];
-	char q[4 * QUOTE_MAX + 8], text[INET6_ADDRSTRLEN];
+	char q[4 * QUOTE_MAX + 8], text[INET6_ADDRSTRLEN], why[256];
 	size_t i;
 	int rc = BE_OK;
 
@@ -656,11 +807,10 @@ be_sans_add(struct be_sans *s, enum be_san_type t, const char *value, size_t len
 	}
 	switch (t) {
 	case BE_SAN_DNS:
-		if (!host_ok(value, len, true)) {
+		if (!host_check(value, len, true, why, sizeof(why))) {
 			rc = be_err_set(e, BE_E_POLICY,
 					"subjectAltName DNS: \"%s\" is not a valid host name "
-					"(RFC 5280 4.2.1.6, RFC 1035 2.3.1; IDNs as A-labels)",
-					quote(value, len, q, sizeof(q)));
+					"(RFC 5280 4.2.1.6): %s", quote(value, len, q, sizeof(q)), why);
 			goto out;
 		}
 		break;
@@ -743,8 +893,8 @@ out:
 	return rc;
 }
 
-static bool
-san_equal(const struct be_san *a, const struct be_san *b)
+bool
+be_san_equal(const struct be_san *a, const struct be_san *b)
 {
 	const char *at_a, *at_b;
 
@@ -779,7 +929,7 @@ be_sans_equal(const struct be_sans *a, const struct be_sans *b)
 	memset(used, 0, sizeof(used));
 	for (i = 0; i < a->n; i++) {
 		for (j = 0; j < b->n; j++) {
-			if (!used[j] && san_equal(&a->v[i], &b->v[j])) {
+			if (!used[j] && be_san_equal(&a->v[i], &b->v[j])) {
 				used[j] = true;
 				break;
 			}

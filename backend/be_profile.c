@@ -9,6 +9,7 @@
 
 #include "be_ca.h"
 #include "be_json.h"
+#include "be_namepolicy.h"
 #include "be_profile.h"
 
 #define C BE_E_CONFIG
@@ -325,7 +326,8 @@ parse_subject(struct be_profile *p, const json_t *o, const char *path, struct be
 static int
 parse_san(struct be_profile *p, const json_t *o, const char *path, struct be_err *e)
 {
-	static const char *const keys[] = { "types", "max", "dns_patterns", "cn_as_dns", NULL };
+	static const char *const keys[] = { "types", "max", "dns_patterns", "cn_as_dns",
+					    "wildcards", NULL };
 	const json_t *san = NULL;
 	char sub[160];
 	char **v = NULL;
@@ -341,9 +343,19 @@ parse_san(struct be_profile *p, const json_t *o, const char *path, struct be_err
 	    (rc = be_json_strv(san, sub, "types", true, &v, &n, C, e)) != BE_OK ||
 	    (rc = be_json_uint(san, sub, "max", false, 0, 64, &max, C, e)) != BE_OK ||
 	    (rc = be_json_bool(san, sub, "cn_as_dns", false, &p->cn_as_dns, C, e)) != BE_OK ||
+	    (rc = be_json_bool(san, sub, "wildcards", false, &p->san_wildcards, C, e)) != BE_OK ||
 	    (rc = be_json_strv(san, sub, "dns_patterns", false, &p->dns_patterns,
 			       &p->n_dns_patterns, C, e)) != BE_OK)
 		goto out;
+	for (i = 0; i < p->n_dns_patterns; i++) {
+		char why[256];
+
+		if (!be_namepolicy_pattern_valid(p->dns_patterns[i], why, sizeof(why))) {
+			rc = be_err_set(e, C, "%s.dns_patterns[%zu]: \"%.64s\": %s", sub, i,
+					p->dns_patterns[i], why);
+			goto out;
+		}
+	}
 	for (i = 0; i < n; i++) {
 		enum be_san_type t;
 		bool found = false;

@@ -66,9 +66,11 @@ struct be_profile {
 
 	unsigned san_types;			/* bits (1u << enum be_san_type) */
 	unsigned san_max;
-	char **dns_patterns;			/* "*.example.com", "host.example.org"; none = any */
+	char **dns_patterns;			/* "*.example.com" (one label), "**.example.com"
+						 * (any depth), "host.example.org"; none = any */
 	size_t n_dns_patterns;
 	bool cn_as_dns;				/* add the CN as a DNS SAN when it is a host name */
+	bool san_wildcards;			/* "*.example.com" DNS names may be issued */
 
 	unsigned outputs;			/* BE_OUT_* bits */
 	enum be_p12_password_policy p12_password;

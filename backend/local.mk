@@ -8,6 +8,7 @@ backend_libbackend_a_SOURCES = \
 	backend/be_asn1.h backend/be_asn1.c \
 	backend/be_keyspec.c \
 	backend/be_name.c \
+	backend/be_namepolicy.h backend/be_namepolicy.c \
 	backend/be_text.c \
 	backend/be_csr.h backend/be_csr.c \
 	backend/be_key.h backend/be_key.c \

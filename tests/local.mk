@@ -53,6 +53,7 @@ e2e_tests = \
 	tests/e2e-nginx.sh \
 	tests/e2e-ops.sh \
 	tests/e2e-framing.sh \
+	tests/e2e-names.sh \
 	tests/man-keys.sh \
 	tests/style-banned.sh
 TESTS += $(e2e_tests)

@@ -1,12 +1,15 @@
 /*
  * Unit tests for backend/be_name.c: the attribute table, subject value validation, RFC 4514
- * output, and subjectAltName validation.
+ * output, subjectAltName validation (RFC 1035 syntax, IDNA2008 A-labels, wildcard shape), and
+ * the profile name policy of backend/be_namepolicy.c over the final subjectAltName list.
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "be.h"
+#include "be_namepolicy.h"
+#include "be_profile.h"
 #include "tap.h"
 
 /* TAP_IS_INT evaluates its first argument twice: call once, then compare. */
@@ -283,6 +286,316 @@ test_sans(void)
 	be_sans_clear(&b);
 }
 
+/* rc is want and e's sentence holds needle. */
+static void
+says(int rc, int want, const struct be_err *e, const char *needle, const char *name)
+{
+	if (!tap_ok(rc == want && strstr(e->msg, needle) != NULL, "%s", name))
+		tap_diag("got %d \"%s\", want %d and \"%s\"", rc, e->msg, want, needle);
+}
+
+/* A name of n octets: labels "aaa...a." of 63 and a last short label. */
+static void
+long_name(char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		buf[i] = (i % 64 == 63) ? '.' : 'a';
+	buf[n] = '\0';
+	if (buf[n - 1] == '.')
+		buf[n - 1] = 'b';
+}
+
+static void
+test_dns_names(void)
+{
+	struct be_err e;
+	struct be_sans s = { NULL, 0 };
+	char big[300], why[256];
+	int rc;
+
+	/* IDNA2008 A-labels (RFC 5891 5.4), checked with libidn2 */
+	IS_RC(san1(BE_SAN_DNS, "xn--bcher-kva.example", &e), BE_OK, "/dns/idna/valid-a-label");
+	IS_RC(san1(BE_SAN_DNS, "www.xn--mnchen-3ya.de", &e), BE_OK, "/dns/idna/valid-inner-a-label");
+	says(san1(BE_SAN_DNS, "xn--99999999999.example.com", &e), BE_E_POLICY, &e,
+	     "label \"xn--99999999999\" is not a valid IDNA2008 A-label", "/dns/idna/overflow-refused");
+	says(san1(BE_SAN_DNS, "xn--a.example.com", &e), BE_E_POLICY, &e,
+	     "label \"xn--a\" is not a valid IDNA2008 A-label", "/dns/idna/xn--a-refused");
+	says(san1(BE_SAN_DNS, "www.xn--ls8h.la", &e), BE_E_POLICY, &e,
+	     "not a valid IDNA2008 A-label", "/dns/idna/emoji-disallowed-refused");
+	says(san1(BE_SAN_DNS, "xn--abc.example.com", &e), BE_E_POLICY, &e,
+	     "not a valid IDNA2008 A-label", "/dns/idna/undecodable-refused");
+	says(san1(BE_SAN_DNS, "ab--cd.example.com", &e), BE_E_POLICY, &e,
+	     "\"ab--cd\" has \"--\" in the third and fourth positions but is not an A-label",
+	     "/dns/idna/reserved-ldh-label-refused");
+	says(san1(BE_SAN_DNS, "b\xc3\xbc" "cher.example", &e), BE_E_POLICY, &e,
+	     "U-labels are refused: write it as A-labels, \"xn--bcher-kva.example\"",
+	     "/dns/idna/u-label-refused-naming-the-a-label");
+	says(san1(BE_SAN_DNS, "b\xc3\xbc\xff.example", &e), BE_E_POLICY, &e,
+	     "not an ASCII host name", "/dns/idna/bad-utf8-refused");
+	be_err_clear(&e);
+	rc = be_sans_add(&s, BE_SAN_DNS, "XN--BCHER-KVA.Example", 21, &e);
+	tap_ok(rc == BE_OK && strcmp(s.v[0].value, "xn--bcher-kva.example") == 0,
+	       "/dns/idna/a-label-case-insensitive-stored-lower");
+	be_sans_clear(&s);
+	/* RFC 1035 2.3.1 / 2.3.4 */
+	says(san1(BE_SAN_DNS, "www.example.com.", &e), BE_E_POLICY, &e,
+	     "ends with a dot", "/dns/trailing-dot-refused-saying-so");
+	says(san1(BE_SAN_DNS, "www..example.com", &e), BE_E_POLICY, &e, "empty label",
+	     "/dns/empty-label");
+	says(san1(BE_SAN_DNS, "a_b.example.com", &e), BE_E_POLICY, &e, "character \"_\"",
+	     "/dns/underscore-named");
+	says(san1(BE_SAN_DNS, "a-.example.com", &e), BE_E_POLICY, &e,
+	     "begins or ends with a hyphen", "/dns/trailing-hyphen");
+	memset(big, 'a', 63);
+	memcpy(big + 63, ".com", 5);
+	IS_RC(san1(BE_SAN_DNS, big, &e), BE_OK, "/dns/label-63-ok");
+	memset(big, 'a', 64);
+	memcpy(big + 64, ".com", 5);
+	says(san1(BE_SAN_DNS, big, &e), BE_E_POLICY, &e, "longer than 63 octets",
+	     "/dns/label-64-refused");
+	long_name(big, 253);
+	IS_RC(san1(BE_SAN_DNS, big, &e), BE_OK, "/dns/name-253-ok");
+	long_name(big, 254);
+	says(san1(BE_SAN_DNS, big, &e), BE_E_POLICY, &e, "longer than 253 octets",
+	     "/dns/name-254-refused");
+	big[0] = '*';
+	big[1] = '.';
+	long_name(big + 2, 251);
+	big[0] = '*';
+	IS_RC(san1(BE_SAN_DNS, big, &e), BE_OK, "/dns/wildcard-253-ok");
+	long_name(big + 2, 252);
+	says(san1(BE_SAN_DNS, big, &e), BE_E_POLICY, &e, "longer than 253 octets",
+	     "/dns/wildcard-254-refused-counting-the-star");
+	/* a wildcard is only ever the whole left-most label */
+	IS_RC(san1(BE_SAN_DNS, "*.example.com", &e), BE_OK, "/dns/wildcard/left-most-syntax-ok");
+	says(san1(BE_SAN_DNS, "f*o.example.com", &e), BE_E_POLICY, &e,
+	     "only as the whole left-most label", "/dns/wildcard/partial-label-refused");
+	says(san1(BE_SAN_DNS, "*.*.example.com", &e), BE_E_POLICY, &e,
+	     "only as the whole left-most label", "/dns/wildcard/two-wildcards-refused");
+	says(san1(BE_SAN_DNS, "www.*.com", &e), BE_E_POLICY, &e,
+	     "only as the whole left-most label", "/dns/wildcard/inner-refused");
+	says(san1(BE_SAN_DNS, "*", &e), BE_E_POLICY, &e, "only as the whole left-most label",
+	     "/dns/wildcard/bare-star-refused");
+	says(san1(BE_SAN_DNS, "*.com", &e), BE_E_POLICY, &e, "at least two labels",
+	     "/dns/wildcard/directly-under-a-tld-refused");
+	says(san1(BE_SAN_DNS, "**.example.com", &e), BE_E_POLICY, &e,
+	     "only as the whole left-most label", "/dns/wildcard/double-star-refused");
+	says(san1(BE_SAN_EMAIL, "a@*.example.com", &e), BE_E_POLICY, &e, "e-mail address",
+	     "/dns/wildcard/not-in-an-e-mail-domain");
+	tap_ok(be_dns_name_valid("a.example", 9, false, why, sizeof(why)) &&
+	       !be_dns_name_valid("*.a.example", 11, false, why, sizeof(why)),
+	       "/dns/valid/wildcard-only-when-asked");
+}
+
+static void
+test_patterns(void)
+{
+	static const struct {
+		const char *pattern, *name;
+		bool match;
+	} m[] = {
+		{ "*.example.com", "www.example.com", true },
+		{ "*.example.com", "WWW.Example.COM", true },
+		{ "*.example.com", "a.b.example.com", false },
+		{ "*.example.com", "example.com", false },
+		{ "*.example.com", "wwwexample.com", false },
+		{ "*.example.com", "www.example.com.evil.org", false },
+		{ "*.example.com", "*.example.com", true },
+		{ "*.example.com", "*.a.example.com", false },
+		{ "**.example.com", "www.example.com", true },
+		{ "**.example.com", "a.b.c.example.com", true },
+		{ "**.example.com", "*.a.example.com", true },
+		{ "**.example.com", "example.com", false },
+		{ "**.example.com", "badexample.com", false },
+		{ "host.example.org", "host.example.org", true },
+		{ "host.example.org", "HOST.example.ORG", true },
+		{ "host.example.org", "a.host.example.org", false },
+		{ "host.example.org", "*.example.org", false },
+	};
+	static const char *const good[] = { "*.example.com", "**.example.com", "host.example.org",
+					    "*.xn--bcher-kva.example", "*.com" };
+	static const char *const bad[] = { "f*o.example.com", "*.*.example.com", "www.*.com", "*",
+					   "***.example.com", "example.com.", "*.example.com.",
+					   "xn--a.example.com", "b\xc3\xbc" "cher.example", "" };
+	char why[256];
+	size_t i;
+	bool all = true;
+
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		if (be_namepolicy_pattern_match(m[i].pattern, m[i].name) != m[i].match) {
+			tap_diag("%s vs %s: want %d", m[i].pattern, m[i].name, m[i].match);
+			all = false;
+		}
+	}
+	tap_ok(all, "/pattern/match/one-label-for-star-any-depth-for-double-star-case-insensitive");
+	for (i = 0, all = true; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (!be_namepolicy_pattern_valid(good[i], why, sizeof(why))) {
+			tap_diag("%s: %s", good[i], why);
+			all = false;
+		}
+	}
+	tap_ok(all, "/pattern/valid/name-star-double-star");
+	for (i = 0, all = true; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (be_namepolicy_pattern_valid(bad[i], why, sizeof(why))) {
+			tap_diag("%s: accepted", bad[i]);
+			all = false;
+		}
+	}
+	tap_ok(all, "/pattern/invalid/partial-inner-bare-triple-star-trailing-dot-bad-a-u-label");
+}
+
+/* A profile as be_profile.c makes it: types DNS, IP, e-mail, at most 8 names. */
+static void
+profile_init(struct be_profile *p, char **patterns, size_t n)
+{
+	memset(p, 0, sizeof(*p));
+	p->name = (char *)"tls-server";
+	p->san_types = (1u << BE_SAN_DNS) | (1u << BE_SAN_IP) | (1u << BE_SAN_EMAIL);
+	p->san_max = 8;
+	p->dns_patterns = patterns;
+	p->n_dns_patterns = n;
+}
+
+/* Runs be_namepolicy_sans for subject CN=cn (none when NULL) and the SANs given as
+ * "dns:NAME", "ip:ADDR", "email:ADDR", "uri:URI"; out holds the final list. */
+static int
+policy(const struct be_profile *p, const char *cn, const char *const *sans,
+       struct be_sans *out, struct be_err *e)
+{
+	struct be_name subject = { NULL, 0 };
+	struct be_sans in = { NULL, 0 };
+	enum be_san_type t;
+	const char *colon;
+	size_t i;
+	int rc = BE_OK;
+
+	be_err_clear(e);
+	be_sans_clear(out);
+	if (cn != NULL && (rc = be_name_add(&subject, BE_DN_CN, cn, strlen(cn), e)) != BE_OK)
+		goto out;
+	for (i = 0; sans != NULL && sans[i] != NULL; i++) {
+		colon = strchr(sans[i], ':');
+		for (t = 0; t < BE_SAN__COUNT; t++)
+			if (strncmp(sans[i], be_san_type_name(t), (size_t)(colon - sans[i])) == 0)
+				break;
+		if ((rc = be_sans_add(&in, t, colon + 1, strlen(colon + 1), e)) != BE_OK)
+			goto out;
+	}
+	rc = be_namepolicy_sans(p, sans != NULL ? &in : NULL, &subject, out, e);
+out:
+	be_name_clear(&subject);
+	be_sans_clear(&in);
+	return rc;
+}
+
+static void
+test_policy(void)
+{
+	char *one[] = { (char *)"*.example.com" };
+	char *deep[] = { (char *)"**.example.com", (char *)"host.example.org" };
+	struct be_profile p;
+	struct be_sans out = { NULL, 0 };
+	struct be_err e;
+	int rc;
+
+	/* cn_as_dns: the CN joins the list first, then the policy applies to all of it */
+	profile_init(&p, one, 1);
+	p.cn_as_dns = true;
+	says(policy(&p, "www.evil.org", NULL, &out, &e), BE_E_POLICY, &e,
+	     "SAN DNS:www.evil.org not allowed by profile tls-server (dns_patterns: *.example.com)",
+	     "/policy/cn-as-dns/promoted-cn-meets-dns-patterns");
+	says(policy(&p, "www.evil.org", (const char *const[]){ "dns:www.example.com", NULL },
+		    &out, &e), BE_E_POLICY, &e, "SAN DNS:www.evil.org not allowed",
+	     "/policy/cn-as-dns/promoted-cn-beside-an-allowed-san");
+	rc = policy(&p, "WWW.Example.com", NULL, &out, &e);
+	tap_ok(rc == BE_OK && out.n == 1 && strcmp(out.v[0].value, "www.example.com") == 0,
+	       "/policy/cn-as-dns/allowed-cn-promoted-lower-case (%s)", e.msg);
+	rc = policy(&p, "www.example.com", (const char *const[]){ "dns:WWW.example.com", NULL },
+		    &out, &e);
+	tap_ok(rc == BE_OK && out.n == 1, "/policy/cn-as-dns/cn-already-listed-is-no-duplicate");
+	rc = policy(&p, "Device 42", NULL, &out, &e);
+	tap_ok(rc == BE_OK && out.n == 0, "/policy/cn-as-dns/cn-that-is-no-host-name-stays-out");
+	rc = policy(&p, "192.0.2.1", NULL, &out, &e);
+	tap_ok(rc == BE_OK && out.n == 0, "/policy/cn-as-dns/ip-address-cn-is-no-host-name");
+	says(policy(&p, "www.example.com.", NULL, &out, &e), BE_E_POLICY, &e,
+	     "subject CN \"www.example.com.\" reads as a host name but is not a valid one: ends "
+	     "with a dot", "/policy/cn/trailing-dot-refused");
+	/* a host name in the CN meets the patterns even without cn_as_dns (RFC 6125 6.4.4) */
+	p.cn_as_dns = false;
+	says(policy(&p, "www.evil.org", (const char *const[]){ "dns:www.example.com", NULL },
+		    &out, &e), BE_E_POLICY, &e,
+	     "subject CN:www.evil.org not allowed by profile tls-server (dns_patterns",
+	     "/policy/cn/host-name-cn-meets-dns-patterns");
+	says(policy(&p, "*.example.com", NULL, &out, &e), BE_E_POLICY, &e,
+	     "subject CN:*.example.com not allowed by profile tls-server (san.wildcards is false)",
+	     "/policy/cn/wildcard-cn-refused");
+	rc = policy(&p, "Device 42", (const char *const[]){ "dns:a.example.com", NULL }, &out,
+		    &e);
+	tap_ok(rc == BE_OK, "/policy/cn/plain-cn-untouched");
+
+	/* dns_patterns: "*." is exactly one label, "**." any depth */
+	says(policy(&p, NULL, (const char *const[]){ "dns:a.b.example.com", NULL }, &out, &e),
+	     BE_E_POLICY, &e, "SAN DNS:a.b.example.com not allowed by profile tls-server "
+	     "(dns_patterns", "/policy/patterns/star-is-one-label");
+	says(policy(&p, NULL, (const char *const[]){ "dns:example.com", NULL }, &out, &e),
+	     BE_E_POLICY, &e, "SAN DNS:example.com not allowed", "/policy/patterns/star-not-apex");
+	profile_init(&p, deep, 2);
+	IS_RC(policy(&p, NULL, (const char *const[]){ "dns:a.b.example.com", "dns:host.example.org",
+						      NULL }, &out, &e), BE_OK,
+	      "/policy/patterns/double-star-any-depth-and-exact");
+	says(policy(&p, NULL, (const char *const[]){ "dns:a.host.example.org", NULL }, &out, &e),
+	     BE_E_POLICY, &e, "(dns_patterns: **.example.com, host.example.org)",
+	     "/policy/patterns/exact-is-exact-and-listed");
+
+	/* wildcards: a profile decision, forbidden by default */
+	profile_init(&p, NULL, 0);
+	says(policy(&p, NULL, (const char *const[]){ "dns:*.example.com", NULL }, &out, &e),
+	     BE_E_POLICY, &e,
+	     "SAN DNS:*.example.com not allowed by profile tls-server (san.wildcards is false)",
+	     "/policy/wildcards/forbidden-by-default");
+	p.san_wildcards = true;
+	IS_RC(policy(&p, NULL, (const char *const[]){ "dns:*.example.com", NULL }, &out, &e),
+	      BE_OK, "/policy/wildcards/allowed-when-the-profile-says");
+	p.dns_patterns = one;
+	p.n_dns_patterns = 1;
+	IS_RC(policy(&p, NULL, (const char *const[]){ "dns:*.example.com", NULL }, &out, &e),
+	      BE_OK, "/policy/wildcards/star-pattern-covers-a-one-label-wildcard");
+	says(policy(&p, NULL, (const char *const[]){ "dns:*.a.example.com", NULL }, &out, &e),
+	     BE_E_POLICY, &e, "SAN DNS:*.a.example.com not allowed",
+	     "/policy/wildcards/deeper-wildcard-outside-star-pattern");
+
+	/* duplicates: refused, naming the name */
+	profile_init(&p, NULL, 0);
+	says(policy(&p, NULL, (const char *const[]){ "dns:www.example.com", "dns:WWW.Example.COM",
+						     NULL }, &out, &e), BE_E_MALFORMED, &e,
+	     "SAN DNS:www.example.com is listed twice", "/policy/duplicate/dns-case-insensitive");
+	says(policy(&p, NULL, (const char *const[]){ "ip:2001:db8::1", "dns:a.example",
+						     "ip:2001:DB8:0:0::0001", NULL }, &out, &e),
+	     BE_E_MALFORMED, &e, "SAN IP:2001:db8::1 is listed twice", "/policy/duplicate/same-ip");
+	says(policy(&p, NULL, (const char *const[]){ "email:ops@Example.com",
+						     "email:ops@example.COM", NULL }, &out, &e),
+	     BE_E_MALFORMED, &e, "SAN email:ops@example.COM is listed twice",
+	     "/policy/duplicate/email-domain-case-insensitive");
+	IS_RC(policy(&p, NULL, (const char *const[]){ "email:Ops@example.com",
+						      "email:ops@example.com", NULL }, &out, &e),
+	      BE_OK, "/policy/duplicate/email-local-part-case-sensitive");
+
+	/* types and count */
+	says(policy(&p, NULL, (const char *const[]){ "uri:https://example.com/", NULL }, &out, &e),
+	     BE_E_POLICY, &e, "SAN URI:https://example.com/ not allowed by profile tls-server "
+	     "(san.types has no uri)", "/policy/types/type-not-in-profile");
+	p.san_max = 1;
+	p.cn_as_dns = true;
+	says(policy(&p, "b.example.com", (const char *const[]){ "dns:a.example.com", NULL }, &out,
+		    &e), BE_E_POLICY, &e, "2 subjectAltName entries; profile tls-server allows at "
+	     "most 1 (san.max)", "/policy/max/counts-the-promoted-cn");
+	says(policy(&p, NULL, NULL, &out, &e), BE_E_POLICY, &e,
+	     "neither a subject nor a subjectAltName", "/policy/empty-certificate");
+	be_sans_clear(&out);
+}
+
 int
 main(void)
 {
@@ -290,5 +603,8 @@ main(void)
 	test_values();
 	test_name_ops();
 	test_sans();
+	test_dns_names();
+	test_patterns();
+	test_policy();
 	return tap_done();
 }
