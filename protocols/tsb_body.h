@@ -15,10 +15,11 @@
 int tsb_body_parse(const unsigned char *body, size_t len, json_t **out, struct be_err *e);
 
 /* Runs every field parser of the TSB operations that take a JSON body on b, whichever
- * operation b is meant for: label, password, key specification and attributes, approval
- * policy (be_policy_parse), signature algorithm, validity, standardCertificateAttributes,
- * key usages, sign requests (top level and signCertificateRequest), approval signature,
- * digest and approver key.  Absent keys are not errors.  Returns 0, or the first error's
+ * operation b is meant for: label, password, key specification (when "algorithm" is there)
+ * and attributes, approval policy (be_policy_parse), signature algorithm, validity,
+ * standardCertificateAttributes, key usages, a sign request (when
+ * "certificateSigningRequest" is there, or in "signCertificateRequest"), approval signature,
+ * digest and approver key (when one is there).  Absent keys are not errors.  Returns 0, or the first error's
  * code with e set. */
 int tsb_body_check(const json_t *b, struct be_err *e);
 

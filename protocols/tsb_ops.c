@@ -1081,7 +1081,8 @@ tsb_body_check(const json_t *b, struct be_err *e)
 	pw = NULL;
 	first_error(e, &l);
 	be_err_clear(&l);
-	key_spec(b, &spec, &l);
+	if (json_object_get(b, "algorithm") != NULL)
+		key_spec(b, &spec, &l);
 	first_error(e, &l);
 	be_err_clear(&l);
 	key_attrs(b, &bits, &l);
@@ -1099,7 +1100,8 @@ tsb_body_check(const json_t *b, struct be_err *e)
 	be_tsb_json_uint(b, "", "validity", false, 1, 36500, &days, &l);
 	first_error(e, &l);
 	be_err_clear(&l);
-	subject_parse(b, &subject, &l);
+	if (json_object_get(b, "standardCertificateAttributes") != NULL)
+		subject_parse(b, &subject, &l);
 	be_name_clear(&subject);
 	first_error(e, &l);
 	be_err_clear(&l);
@@ -1111,7 +1113,8 @@ tsb_body_check(const json_t *b, struct be_err *e)
 	be_err_clear(&l);
 	/* POST /v1/certificate/synchronous/sign and /v1/certificate/sign */
 	memset(&eku, 0, sizeof(eku));
-	sign_parse(b, "", &r, &pw, &eku, &l);
+	if (json_object_get(b, "certificateSigningRequest") != NULL)
+		sign_parse(b, "", &r, &pw, &eku, &l);
 	pw_free(pw);
 	pw = NULL;
 	first_error(e, &l);
@@ -1126,7 +1129,8 @@ tsb_body_check(const json_t *b, struct be_err *e)
 	first_error(e, &l);
 	be_err_clear(&l);
 	/* POST /v1/approval, /v1/rejection, /v1/filteredSignApprovalTask */
-	if (b64_field(b, "signature", &bytes, &len, &l) == BE_OK)
+	if (json_object_get(b, "signature") != NULL &&
+	    b64_field(b, "signature", &bytes, &len, &l) == BE_OK)
 		free(bytes);
 	first_error(e, &l);
 	be_err_clear(&l);
@@ -1134,7 +1138,9 @@ tsb_body_check(const json_t *b, struct be_err *e)
 		be_approver_digest(s, &dig, &l);
 	first_error(e, &l);
 	be_err_clear(&l);
-	if (approver_of(b, &pub, &spki, &l) == BE_OK && pub != NULL)
+	if ((json_object_get(b, "approverPublicKey") != NULL ||
+	     json_object_get(b, "approverCertificate") != NULL) &&
+	    approver_of(b, &pub, &spki, &l) == BE_OK && pub != NULL)
 		gnutls_pubkey_deinit(pub);
 	free(spki);
 	first_error(e, &l);

@@ -55,6 +55,19 @@ e2e_tests = \
 TESTS += $(e2e_tests)
 EXTRA_DIST += tests/tap.h tests/testlib.h tests/lib.sh $(e2e_tests) tests/seeds
 
+# Unit tests of the protocols/ and gateway/ parsers (the fuzz drivers below replay theirs).
+parser_tests = \
+	tests/test-sesam-form \
+	tests/test-est-path \
+	tests/test-gw-proxy \
+	tests/test-tsb-body
+check_PROGRAMS += $(parser_tests)
+TESTS += $(parser_tests)
+tests_test_sesam_form_LDADD = $(TEST_LDADD)
+tests_test_est_path_LDADD = $(TEST_LDADD)
+tests_test_gw_proxy_LDADD = $(TEST_LDADD)
+tests_test_tsb_body_LDADD = $(TEST_LDADD)
+
 # Fuzz drivers (p11-kit's layout).  tests/fuzz/fuzz-<name>.c defines LLVMFuzzerTestOneInput;
 # make check links it with tests/fuzz/fuzz-replay.c (the configured compiler and
 # sanitizers) and replays every file of tests/fuzz/corpus/<name>/.  `make fuzz` builds the
