@@ -60,13 +60,15 @@ parser_tests = \
 	tests/test-sesam-form \
 	tests/test-est-path \
 	tests/test-gw-proxy \
-	tests/test-tsb-body
+	tests/test-tsb-body \
+	tests/test-sesam-pseudo
 check_PROGRAMS += $(parser_tests)
 TESTS += $(parser_tests)
 tests_test_sesam_form_LDADD = $(TEST_LDADD)
 tests_test_est_path_LDADD = $(TEST_LDADD)
 tests_test_gw_proxy_LDADD = $(TEST_LDADD)
 tests_test_tsb_body_LDADD = $(TEST_LDADD)
+tests_test_sesam_pseudo_LDADD = $(TEST_LDADD)
 
 # Fuzz drivers (p11-kit's layout).  tests/fuzz/fuzz-<name>.c defines LLVMFuzzerTestOneInput;
 # make check links it with tests/fuzz/fuzz-replay.c (the configured compiler and
@@ -103,17 +105,23 @@ fuzz_cppflags = $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) \
 	$(NETTLE_CFLAGS)
 fuzz_sources = $(backend_libbackend_a_SOURCES) $(nodist_backend_libbackend_a_SOURCES) \
 	$(protocols_libprotocols_a_SOURCES) $(gateway_libgateway_a_SOURCES)
-# Compiles the libraries' sources with $(FUZZ_CC) into $(FUZZ_DIR) (again when the source
-# or any header is newer), links each driver with libFuzzer, then runs tests/fuzz/run.sh.
-fuzz: $(BUILT_SOURCES)
+# fuzz-build compiles the libraries' sources with $(FUZZ_CC) into $(FUZZ_DIR) (again when
+# the source or any header is newer) and links each driver with libFuzzer; fuzz runs them
+# (tests/fuzz/run.sh).
+fuzz: fuzz-build
+	FUZZ_TIME='$(FUZZ_TIME)' top_srcdir='$(abs_top_srcdir)' \
+	$(SHELL) $(srcdir)/tests/fuzz/run.sh $(FUZZ_DIR) \
+	  `test -n '$(FUZZ_TARGETS)' && echo '$(FUZZ_TARGETS)' || \
+	   for d in $(fuzz_drivers); do basename $$d | sed 's/^fuzz-//'; done`
+fuzz-build: $(BUILT_SOURCES)
 	@$(MKDIR_P) $(FUZZ_DIR)
 	@set -e; objs=; \
 	for src in $(fuzz_sources) ; do \
 	  case $$src in *.c) ;; *) continue ;; esac; \
 	  s=$$src; test -f $$s || s=$(srcdir)/$$src; \
 	  o=$(FUZZ_DIR)/`echo $$src | sed 's|/|_|g; s|\.c$$|.o|'`; \
-	  if test ! -f $$o || test -n "`find $$s $(srcdir)/backend $(srcdir)/protocols \
-	      $(srcdir)/gateway -name '*.[ch]' -newer $$o | head -n 1`"; then \
+	  if test ! -f $$o || test $$s -nt $$o || test -n "`find $(srcdir)/backend \
+	      $(srcdir)/protocols $(srcdir)/gateway -name '*.h' -newer $$o | head -n 1`"; then \
 	    echo "  FUZZCC   $$src"; \
 	    $(FUZZ_CC) $(FUZZ_CFLAGS) $(fuzz_cppflags) -c $$s -o $$o; \
 	  fi; \
@@ -124,12 +132,8 @@ fuzz: $(BUILT_SOURCES)
 	  echo "  FUZZLD   $(FUZZ_DIR)/$$n"; \
 	  $(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(fuzz_cppflags) \
 	    -I$(srcdir)/tests/fuzz $(srcdir)/$$d.c $$objs $(DEPS_LIBS) $(LIBS) \
-	    -o $(FUZZ_DIR)/$$n; \
+	    -o $(FUZZ_DIR)/$$n.new && mv -f $(FUZZ_DIR)/$$n.new $(FUZZ_DIR)/$$n; \
 	done
-	FUZZ_TIME='$(FUZZ_TIME)' top_srcdir='$(abs_top_srcdir)' \
-	$(SHELL) $(srcdir)/tests/fuzz/run.sh $(FUZZ_DIR) \
-	  `test -n '$(FUZZ_TARGETS)' && echo '$(FUZZ_TARGETS)' || \
-	   for d in $(fuzz_drivers); do basename $$d | sed 's/^fuzz-//'; done`
 fuzz-clean:
 	rm -rf $(FUZZ_DIR)
-.PHONY: fuzz fuzz-clean
+.PHONY: fuzz fuzz-build fuzz-clean
