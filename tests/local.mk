@@ -61,7 +61,8 @@ parser_tests = \
 	tests/test-est-path \
 	tests/test-gw-proxy \
 	tests/test-tsb-body \
-	tests/test-sesam-pseudo
+	tests/test-sesam-pseudo \
+	tests/test-iot-body
 check_PROGRAMS += $(parser_tests)
 TESTS += $(parser_tests)
 tests_test_sesam_form_LDADD = $(TEST_LDADD)
@@ -69,6 +70,7 @@ tests_test_est_path_LDADD = $(TEST_LDADD)
 tests_test_gw_proxy_LDADD = $(TEST_LDADD)
 tests_test_tsb_body_LDADD = $(TEST_LDADD)
 tests_test_sesam_pseudo_LDADD = $(TEST_LDADD)
+tests_test_iot_body_LDADD = $(TEST_LDADD)
 
 # Fuzz drivers (p11-kit's layout).  tests/fuzz/fuzz-<name>.c defines LLVMFuzzerTestOneInput;
 # make check links it with tests/fuzz/fuzz-replay.c (the configured compiler and
