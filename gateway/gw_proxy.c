@@ -20,6 +20,7 @@
 #include "be_issue.h"
 #include "be_json.h"
 #include "gw.h"
+#include "gw_proxy.h"
 
 #define C BE_E_CONFIG
 #define DEFAULT_CERT_HEADER "X-SSL-Client-Cert"
@@ -334,11 +335,8 @@ hexval(unsigned char c)
 	return -1;
 }
 
-/* URL-escaped PEM (nginx $ssl_client_escaped_cert) to one DER certificate, gnutls_malloc()ed
- * into *out.  Strict: malformed escapes, %00 and anything but one PEM CERTIFICATE block are
- * refused. */
-static int
-cert_from_header(const char *v, gnutls_datum_t *out, struct be_err *e)
+int
+gw_proxy_cert_from_header(const char *v, gnutls_datum_t *out, struct be_err *e)
 {
 	static const char *const labels[] = { "CERTIFICATE", NULL };
 	size_t len = strlen(v), i, o = 0;
@@ -394,11 +392,8 @@ out:
 	return rc;
 }
 
-/* RFC 7239 section 5.2 / de-facto X-Forwarded-For: "client, proxy1, proxy2".  The client is
- * the rightmost hop that is not a trusted proxy (each trusted proxy appends the address it
- * saw); when every hop is trusted, the leftmost.  Every element must be an IP literal. */
-static int
-client_from_xff(const struct gw_config *cfg, const char *v, char *out, size_t cap,
+int
+gw_proxy_client_from_xff(const struct gw_config *cfg, const char *v, char *out, size_t cap,
 		struct be_err *e)
 {
 	char hops[XFF_HOPS_MAX][INET6_ADDRSTRLEN];
@@ -529,14 +524,14 @@ gw_proxy_apply(struct gw_request *req, char *peer_buf, size_t peer_cap, char *pr
 		status = refuse(req, 400, e);
 		goto out;
 	}
-	if (xff != NULL && client_from_xff(cfg, xff, client, sizeof(client), e) != BE_OK) {
+	if (xff != NULL && gw_proxy_client_from_xff(cfg, xff, client, sizeof(client), e) != BE_OK) {
 		status = refuse(req, 400, e);
 		goto out;
 	}
 	if (cert != NULL) {
 		struct be_err ce = { 0, "" };
 
-		if (cert_from_header(cert, &der, &ce) != BE_OK) {
+		if (gw_proxy_cert_from_header(cert, &der, &ce) != BE_OK) {
 			be_err_set(e, BE_E_MALFORMED, "%s: %s", cert_h, ce.msg);
 			status = refuse(req, 400, e);
 			goto out;

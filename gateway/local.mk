@@ -12,7 +12,7 @@ gateway_libgateway_a_SOURCES = \
 	gateway/gw_cli.c \
 	gateway/gw_init.c \
 	gateway/gw_approve.c \
-	gateway/gw_proxy.c \
+	gateway/gw_proxy.h gateway/gw_proxy.c \
 	gateway/gw_metrics.c \
 	gateway/gw_log.c
 

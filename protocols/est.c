@@ -28,6 +28,7 @@
 
 #include "be_json.h"
 #include "est.h"
+#include "est_path.h"
 
 #define EST_PREFIX "/.well-known/est/"
 #define C BE_E_CONFIG
@@ -644,16 +645,41 @@ out:
 
 /* ---------------------------------------------------------------- routing */
 
-/* RFC 7030 3.2.2: /.well-known/est/[<label>/]<operation>.  The path is the raw one
- * (gw_http does not percent-decode): '%' never appears in a label or operation, so
- * "%2e%2e" and other encodings are unknown names, and nothing here touches a file. */
+int
+est_path_split(const char *path, const char **label, size_t *label_len, int *op)
+{
+	const char *rest, *slash, *opname;
+	size_t oplen;
+
+	*label = NULL;
+	*label_len = 0;
+	*op = -1;
+	if (strncmp(path, EST_PREFIX, strlen(EST_PREFIX)) != 0)
+		return EST_PATH_NOT_EST;
+	rest = path + strlen(EST_PREFIX);
+	slash = strchr(rest, '/');
+	if (slash == NULL) {
+		opname = rest;
+	} else {
+		opname = slash + 1;
+		if (strchr(opname, '/') != NULL || !segment_ok(rest, (size_t)(slash - rest)))
+			return EST_PATH_BAD_SHAPE;
+		*label = rest;
+		*label_len = (size_t)(slash - rest);
+	}
+	oplen = strlen(opname);
+	*op = segment_ok(opname, oplen) ? op_lookup(opname, oplen) : -1;
+	return *op < 0 ? EST_PATH_BAD_OP : EST_PATH_OK;
+}
+
+/* RFC 7030 3.2.2: /.well-known/est/[<label>/]<operation> (est_path_split). */
 static int
 est_handle(struct gw_request *req, struct gw_response *resp)
 {
 	struct est_call c;
-	const char *rest, *slash, *opname;
-	size_t oplen, i;
-	int op;
+	const char *label;
+	size_t label_len, i;
+	int op, r;
 
 	memset(&c, 0, sizeof(c));
 	c.req = req;
@@ -662,21 +688,18 @@ est_handle(struct gw_request *req, struct gw_response *resp)
 	resp->adapter = "est";
 	if (c.st == NULL)
 		return gw_response_text(resp, 404, "EST is not configured (no \"est\" section)");
-	if (strncmp(req->path, EST_PREFIX, strlen(EST_PREFIX)) != 0)
+	r = est_path_split(req->path, &label, &label_len, &op);
+	if (r == EST_PATH_NOT_EST)
 		return gw_response_text(resp, 404, "no such EST resource");
-	rest = req->path + strlen(EST_PREFIX);
-	slash = strchr(rest, '/');
-	if (slash == NULL) {
-		opname = rest;
+	if (r == EST_PATH_BAD_SHAPE)
+		return gw_response_text(resp, 404, "no such EST resource: "
+					"/.well-known/est/[<label>/]<operation>");
+	if (label == NULL) {
 		c.profile = c.st->default_profile;
 	} else {
-		opname = slash + 1;
-		if (strchr(opname, '/') != NULL || !segment_ok(rest, (size_t)(slash - rest)))
-			return gw_response_text(resp, 404, "no such EST resource: "
-						"/.well-known/est/[<label>/]<operation>");
 		for (i = 0; i < c.st->n_labels && c.label == NULL; i++) {
-			if (strlen(c.st->labels[i].name) == (size_t)(slash - rest) &&
-			    memcmp(c.st->labels[i].name, rest, (size_t)(slash - rest)) == 0) {
+			if (strlen(c.st->labels[i].name) == label_len &&
+			    memcmp(c.st->labels[i].name, label, label_len) == 0) {
 				c.label = c.st->labels[i].name;
 				c.profile = c.st->labels[i].profile;
 			}
@@ -684,9 +707,7 @@ est_handle(struct gw_request *req, struct gw_response *resp)
 		if (c.label == NULL)
 			return gw_response_text(resp, 404, "no such EST label (RFC 7030 3.2.2)");
 	}
-	oplen = strlen(opname);
-	op = segment_ok(opname, oplen) ? op_lookup(opname, oplen) : -1;
-	if (op < 0)
+	if (r == EST_PATH_BAD_OP)
 		return gw_response_text(resp, 404, "no such EST operation: cacerts, simpleenroll, "
 					"simplereenroll, serverkeygen, csrattrs or fullcmc");
 	c.op = (enum est_op)op;

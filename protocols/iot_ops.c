@@ -18,6 +18,7 @@
 #include "be_cms.h"
 #include "be_json.h"
 #include "iot.h"
+#include "iot_body.h"
 
 #define M BE_E_MALFORMED
 #define DEVATTR_VALUE_MAX 256
@@ -460,6 +461,31 @@ check_devattrs(const struct iot_eprofile *ep, const json_t *da, bool enroll, str
 					  "profile %s", ep->devattrs[j].id, ep->id);
 	}
 	return BE_OK;
+}
+
+int
+iot_enroll_check(const struct iot_eprofile *ep, const unsigned char *body, size_t len,
+		 struct be_err *e)
+{
+	struct gw_request req;
+	struct body b;
+	struct plan p;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	memset(&p, 0, sizeof(p));
+	req.body = body;
+	req.body_len = len;
+	if ((rc = body_parse(&req, false, &b, e)) != BE_OK ||
+	    (rc = plan_key(ep, &b, &p, e)) != BE_OK ||
+	    (rc = plan_names(ep, b.attrs, p.csr != NULL ? &p.csr->subject : NULL,
+			     p.csr != NULL ? &p.csr->sans : NULL, &p, e)) != BE_OK)
+		goto out;
+	rc = check_devattrs(ep, b.devattrs, true, e);
+out:
+	plan_clear(&p);
+	body_free(&b);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- replies */

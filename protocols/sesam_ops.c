@@ -40,6 +40,7 @@
 #include "be_cert.h"
 #include "be_json.h"
 #include "sesam.h"
+#include "sesam_pseudo.h"
 
 #define ANY_ROLE (BE_ROLE_CLIENT | BE_ROLE_RO_ADMIN | BE_ROLE_CA_ADMIN)
 #define ADMINS (BE_ROLE_RO_ADMIN | BE_ROLE_CA_ADMIN)
@@ -485,6 +486,45 @@ pseudo_csr_load(struct sesam_call *c, struct source *s, struct be_err *e)
 out:
 	sesam_form_clear(&sub);
 	json_decref(j);
+	return rc;
+}
+
+int
+sesam_pseudo_csr_parse(const struct be_profile *p, const char *request_data,
+		       struct be_name *subject, struct be_sans *sans, gnutls_pubkey_t *pubkey,
+		       struct be_err *e)
+{
+	struct sesam_form f;
+	struct sesam_call c;
+	struct source s;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	memset(&c, 0, sizeof(c));
+	memset(&s, 0, sizeof(s));
+	*pubkey = NULL;
+	c.command = "issuepseudocsr";
+	c.form = &f;
+	s.profile = p;
+	snprintf(f.v[0].name, sizeof(f.v[0].name), "request_data");
+	if ((f.v[0].value = be_strdup(request_data)) == NULL) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	f.v[0].len = strlen(request_data);
+	f.v[0].count = 1;
+	f.n = 1;
+	if ((rc = pseudo_csr_load(&c, &s, e)) != BE_OK)
+		goto out;
+	*subject = s.subject;
+	*sans = s.sans;
+	*pubkey = s.pubkey;
+	memset(&s.subject, 0, sizeof(s.subject));
+	memset(&s.sans, 0, sizeof(s.sans));
+	s.pubkey = NULL;
+out:
+	source_clear(&s);
+	sesam_form_clear(&f);
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 
 #include "be_json.h"
 #include "tsb.h"
+#include "tsb_body.h"
 
 #define TSB_SEGMENTS	6
 #define TSB_SEGMENT_MAX	256
@@ -223,8 +224,6 @@ int
 tsb_body(struct tsb_call *c, json_t **out)
 {
 	struct be_err e = { 0, "" };
-	char *text = NULL;
-	size_t len = 0;
 	int rc;
 
 	*out = NULL;
@@ -239,19 +238,28 @@ tsb_body(struct tsb_call *c, json_t **out)
 			 false);
 		return BE_E_MALFORMED;
 	}
-	if ((text = drop_trailing_commas(c->req->body, c->req->body_len, &len)) == NULL) {
-		tsb_fail(c, BE_E_NOMEM, "out of memory", true);
-		return BE_E_NOMEM;
-	}
-	rc = be_json_parse(text, len, "request body", BE_E_MALFORMED, out, &e);
+	if ((rc = tsb_body_parse(c->req->body, c->req->body_len, out, &e)) != BE_OK)
+		tsb_fail(c, rc, e.msg, rc == BE_E_NOMEM);
+	return rc;
+}
+
+int
+tsb_body_parse(const unsigned char *body, size_t len, json_t **out, struct be_err *e)
+{
+	char *text = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	if ((text = drop_trailing_commas(body, len, &n)) == NULL)
+		return be_err_set(e, BE_E_NOMEM, "out of memory");
+	rc = be_json_parse(text, n, "request body", BE_E_MALFORMED, out, e);
 	if (rc == BE_OK && !json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
-		rc = be_err_set(&e, BE_E_MALFORMED, "request body: must be a JSON object");
+		rc = be_err_set(e, BE_E_MALFORMED, "request body: must be a JSON object");
 	}
-	if (rc != BE_OK)
-		tsb_fail(c, rc, e.msg, false);
-	be_memzero(text, len);
+	be_memzero(text, n);
 	free(text);
 	return rc;
 }
@@ -297,7 +305,8 @@ tsb_password(const json_t *o, const char *path, const char *key, char **out, str
 	if (json_array_size(v) == 0)
 		goto out;
 	cap = json_array_size(v) * 4 + 1;
-	if (json_array_size(v) > BE_KS_PASSWORD_MAX || (pw = malloc(cap)) == NULL) {
+	/* zeroed, so that a refusal part-way wipes (strlen) only what was copied */
+	if (json_array_size(v) > BE_KS_PASSWORD_MAX || (pw = calloc(1, cap)) == NULL) {
 		rc = be_err_set(e, json_array_size(v) > BE_KS_PASSWORD_MAX ? BE_E_MALFORMED :
 				BE_E_NOMEM, "%s.%s: more than %d characters", path, key,
 				BE_KS_PASSWORD_MAX);

@@ -16,6 +16,7 @@
 #include "be_json.h"
 #include "be_key.h"
 #include "tsb.h"
+#include "tsb_body.h"
 
 #define TSB_KEY_VERSION		"v1"
 #define TSB_MAX_USAGES		16
@@ -1038,6 +1039,112 @@ b64_field(const json_t *b, const char *key, unsigned char **out, size_t *len, st
 		return be_err_set(e, BE_E_MALFORMED, "%s: not base64 (RFC 4648 4)", key);
 	}
 	return BE_OK;
+}
+
+/* First error wins: keeps e as it is when it already holds one. */
+static void
+first_error(struct be_err *e, const struct be_err *local)
+{
+	if (e->code == 0 && local->code != 0)
+		*e = *local;
+}
+
+int
+tsb_body_check(const json_t *b, struct be_err *e)
+{
+	struct be_err l = { 0, "" };
+	struct be_keyspec spec;
+	struct be_name subject = { NULL, 0 };
+	struct be_tsb_sign r;
+	struct eku_list eku;
+	struct be_policy *policy = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_digest_algorithm_t dig;
+	enum be_key_alg alg;
+	const json_t *o = NULL;
+	const char *s = NULL;
+	unsigned char *bytes = NULL;
+	char *pw = NULL, *spki = NULL;
+	unsigned long long days;
+	unsigned bits = 0;
+	size_t len;
+
+	memset(&spec, 0, sizeof(spec));
+	memset(&eku, 0, sizeof(eku));
+	/* POST /v1/key, /v1/key/export/plain, /v1/certificate/import/plain */
+	if (be_tsb_json_str(b, "", "label", false, &s, &l) == BE_OK && s != NULL)
+		be_ks_label_check(s, &l);
+	first_error(e, &l);
+	be_err_clear(&l);
+	tsb_password(b, "", "password", &pw, &l);
+	pw_free(pw);
+	pw = NULL;
+	first_error(e, &l);
+	be_err_clear(&l);
+	if (json_object_get(b, "algorithm") != NULL)
+		key_spec(b, &spec, &l);
+	first_error(e, &l);
+	be_err_clear(&l);
+	key_attrs(b, &bits, &l);
+	first_error(e, &l);
+	be_err_clear(&l);
+	if (be_tsb_json_obj(b, "", "policy", false, &o, &l) == BE_OK && o != NULL)
+		be_policy_parse(o, "policy", &policy, &l);
+	be_policy_free(policy);
+	first_error(e, &l);
+	be_err_clear(&l);
+	/* POST /v1/certificate/synchronous/request */
+	sig_alg(b, "", &alg, &dig, &l);
+	first_error(e, &l);
+	be_err_clear(&l);
+	be_tsb_json_uint(b, "", "validity", false, 1, 36500, &days, &l);
+	first_error(e, &l);
+	be_err_clear(&l);
+	if (json_object_get(b, "standardCertificateAttributes") != NULL)
+		subject_parse(b, &subject, &l);
+	be_name_clear(&subject);
+	first_error(e, &l);
+	be_err_clear(&l);
+	usages(b, "", "keyUsage", ku_one, &bits, &l);
+	first_error(e, &l);
+	be_err_clear(&l);
+	usages(b, "", "extendedKeyUsage", eku_one, &eku, &l);
+	first_error(e, &l);
+	be_err_clear(&l);
+	/* POST /v1/certificate/synchronous/sign and /v1/certificate/sign */
+	memset(&eku, 0, sizeof(eku));
+	if (json_object_get(b, "certificateSigningRequest") != NULL)
+		sign_parse(b, "", &r, &pw, &eku, &l);
+	pw_free(pw);
+	pw = NULL;
+	first_error(e, &l);
+	be_err_clear(&l);
+	if (be_tsb_json_obj(b, "", "signCertificateRequest", false, &o, &l) == BE_OK &&
+	    o != NULL) {
+		memset(&eku, 0, sizeof(eku));
+		sign_parse(o, "signCertificateRequest", &r, &pw, &eku, &l);
+		pw_free(pw);
+		pw = NULL;
+	}
+	first_error(e, &l);
+	be_err_clear(&l);
+	/* POST /v1/approval, /v1/rejection, /v1/filteredSignApprovalTask */
+	if (json_object_get(b, "signature") != NULL &&
+	    b64_field(b, "signature", &bytes, &len, &l) == BE_OK)
+		free(bytes);
+	first_error(e, &l);
+	be_err_clear(&l);
+	if (be_tsb_json_str(b, "", "approvalDigestAlgorithm", false, &s, &l) == BE_OK)
+		be_approver_digest(s, &dig, &l);
+	first_error(e, &l);
+	be_err_clear(&l);
+	if ((json_object_get(b, "approverPublicKey") != NULL ||
+	     json_object_get(b, "approverCertificate") != NULL) &&
+	    approver_of(b, &pub, &spki, &l) == BE_OK && pub != NULL)
+		gnutls_pubkey_deinit(pub);
+	free(spki);
+	first_error(e, &l);
+	return e->code;
 }
 
 static json_t *

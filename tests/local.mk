@@ -58,3 +58,88 @@ e2e_tests = \
 	tests/style-banned.sh
 TESTS += $(e2e_tests)
 EXTRA_DIST += tests/tap.h tests/testlib.h tests/lib.sh $(e2e_tests) tests/seeds
+
+# Unit tests of the protocols/ and gateway/ parsers (the fuzz drivers below replay theirs).
+parser_tests = \
+	tests/test-sesam-form \
+	tests/test-est-path \
+	tests/test-gw-proxy \
+	tests/test-tsb-body \
+	tests/test-sesam-pseudo \
+	tests/test-iot-body
+check_PROGRAMS += $(parser_tests)
+TESTS += $(parser_tests)
+tests_test_sesam_form_LDADD = $(TEST_LDADD)
+tests_test_est_path_LDADD = $(TEST_LDADD)
+tests_test_gw_proxy_LDADD = $(TEST_LDADD)
+tests_test_tsb_body_LDADD = $(TEST_LDADD)
+tests_test_sesam_pseudo_LDADD = $(TEST_LDADD)
+tests_test_iot_body_LDADD = $(TEST_LDADD)
+
+# Fuzz drivers (p11-kit's layout).  tests/fuzz/fuzz-<name>.c defines LLVMFuzzerTestOneInput;
+# make check links it with tests/fuzz/fuzz-replay.c (the configured compiler and
+# sanitizers) and replays every file of tests/fuzz/corpus/<name>/.  `make fuzz` builds the
+# same drivers with clang's libFuzzer, ASan and UBSan and runs each for FUZZ_TIME seconds
+# (`make fuzz FUZZ_TARGETS="csr pem" FUZZ_TIME=300`).  A new driver: one line below, its
+# source and its corpus directory.
+fuzz_drivers = \
+	tests/fuzz/fuzz-csr \
+	tests/fuzz/fuzz-pem \
+	tests/fuzz/fuzz-pseudo-csr \
+	tests/fuzz/fuzz-iot-body \
+	tests/fuzz/fuzz-tsb-body \
+	tests/fuzz/fuzz-sesam-form \
+	tests/fuzz/fuzz-proxy-headers \
+	tests/fuzz/fuzz-est-path
+check_PROGRAMS += $(fuzz_drivers)
+TESTS += $(fuzz_drivers)
+check_LIBRARIES = tests/fuzz/libfuzzreplay.a
+tests_fuzz_libfuzzreplay_a_SOURCES = tests/fuzz/fuzz-replay.c tests/fuzz/fuzz.h
+# Automake links a program that names no _LDADD of its own with $(LDADD): here only the
+# fuzz drivers do.  main() sits in an archive, so a program with its own never pulls it in.
+LDADD = tests/fuzz/libfuzzreplay.a $(TEST_LDADD)
+EXTRA_DIST += tests/fuzz/fuzz-profile.h tests/fuzz/run.sh tests/fuzz/corpus
+
+FUZZ_CC = clang
+FUZZ_TIME = 60
+FUZZ_TARGETS =
+FUZZ_DIR = tests/fuzz/build
+FUZZ_CFLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+fuzz_cppflags = $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) \
+	$(GNUTLS_CFLAGS) $(MHD_CFLAGS) $(TASN1_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
+	$(NETTLE_CFLAGS)
+fuzz_sources = $(backend_libbackend_a_SOURCES) $(nodist_backend_libbackend_a_SOURCES) \
+	$(protocols_libprotocols_a_SOURCES) $(gateway_libgateway_a_SOURCES)
+# fuzz-build compiles the libraries' sources with $(FUZZ_CC) into $(FUZZ_DIR) (again when
+# the source or any header is newer) and links each driver with libFuzzer; fuzz runs them
+# (tests/fuzz/run.sh).
+fuzz: fuzz-build
+	FUZZ_TIME='$(FUZZ_TIME)' top_srcdir='$(abs_top_srcdir)' \
+	$(SHELL) $(srcdir)/tests/fuzz/run.sh $(FUZZ_DIR) \
+	  `test -n '$(FUZZ_TARGETS)' && echo '$(FUZZ_TARGETS)' || \
+	   for d in $(fuzz_drivers); do basename $$d | sed 's/^fuzz-//'; done`
+fuzz-build: $(BUILT_SOURCES)
+	@$(MKDIR_P) $(FUZZ_DIR)
+	@set -e; objs=; \
+	for src in $(fuzz_sources) ; do \
+	  case $$src in *.c) ;; *) continue ;; esac; \
+	  s=$$src; test -f $$s || s=$(srcdir)/$$src; \
+	  o=$(FUZZ_DIR)/`echo $$src | sed 's|/|_|g; s|\.c$$|.o|'`; \
+	  if test ! -f $$o || test $$s -nt $$o || test -n "`find $(srcdir)/backend \
+	      $(srcdir)/protocols $(srcdir)/gateway -name '*.h' -newer $$o | head -n 1`"; then \
+	    echo "  FUZZCC   $$src"; \
+	    $(FUZZ_CC) $(FUZZ_CFLAGS) $(fuzz_cppflags) -c $$s -o $$o; \
+	  fi; \
+	  objs="$$objs $$o"; \
+	done; \
+	for d in $(fuzz_drivers); do \
+	  n=`basename $$d`; \
+	  echo "  FUZZLD   $(FUZZ_DIR)/$$n"; \
+	  $(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(fuzz_cppflags) \
+	    -I$(srcdir)/tests/fuzz $(srcdir)/$$d.c $$objs $(DEPS_LIBS) $(LIBS) \
+	    -o $(FUZZ_DIR)/$$n.new && mv -f $(FUZZ_DIR)/$$n.new $(FUZZ_DIR)/$$n; \
+	done
+fuzz-clean:
+	rm -rf $(FUZZ_DIR)
+.PHONY: fuzz fuzz-build fuzz-clean
