@@ -814,8 +814,8 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 out:
 	if (rc != BE_OK) {
 		if (ctx->store != NULL && e->code != BE_E_CONFLICT) {
-			audit_fill(&a, req, e->code == BE_E_POLICY || e->code == BE_E_FORBIDDEN ?
-				   "refused" : "error", e->msg, NULL);
+			audit_fill(&a, req, e->code == BE_E_POLICY || e->code == BE_E_FORBIDDEN ||
+				   e->code == BE_E_MALFORMED ? "refused" : "error", e->msg, NULL);
 			be_store_audit(ctx->store, &a, NULL);
 		}
 		be_result_clear(res);

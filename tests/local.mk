@@ -52,7 +52,8 @@ e2e_tests = \
 	tests/e2e-iot.sh \
 	tests/e2e-nginx.sh \
 	tests/e2e-ops.sh \
+	tests/e2e-goodkey.sh \
 	tests/man-keys.sh \
 	tests/style-banned.sh
 TESTS += $(e2e_tests)
-EXTRA_DIST += tests/tap.h tests/testlib.h tests/lib.sh $(e2e_tests) tests/seeds
+EXTRA_DIST += tests/tap.h tests/testlib.h tests/lib.sh $(e2e_tests) tests/seeds tests/weakkey.py
