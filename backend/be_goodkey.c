@@ -136,6 +136,7 @@ be_goodkey_new(const json_t *conf, const char *basedir, struct be_goodkey **out,
 {
 	static const char *const keys[] = { "blocklist", "fermat_rounds", NULL };
 	struct be_goodkey *gk = NULL;
+	struct be_err fe = { 0, "" };
 	unsigned long long rounds = BE_GOODKEY_FERMAT_ROUNDS;
 	unsigned char *text = NULL;
 	char **files = NULL, *path = NULL, what[48];
@@ -167,9 +168,9 @@ be_goodkey_new(const json_t *conf, const char *basedir, struct be_goodkey **out,
 			rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 			goto out;
 		}
-		if ((rc = be_file_read(path, BE_GOODKEY_BLOCKLIST_MAX, &text, &len, e)) != BE_OK) {
-			e->code = C;
-			rc = C;
+		be_err_clear(&fe);
+		if (be_file_read(path, BE_GOODKEY_BLOCKLIST_MAX, &text, &len, &fe) != BE_OK) {
+			rc = be_err_set(e, C, "%s: %s", what, fe.msg);
 			goto out;
 		}
 		if ((rc = blocklist_parse(gk, &cap, text, len, what, files[i], e)) != BE_OK)

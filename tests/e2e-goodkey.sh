@@ -96,6 +96,7 @@ declare -A WHY=(
 WEAKS="w-fermat w-roca w-blocked w-sha1 w-md5"
 
 lib_spawn serve "$CG" serve -c "$C"
+SERVE_PID=$LIB_PID
 lib_wait_port 127.0.0.1 "$https_port" 20 || bail "certgate serve did not start: $(cat serve.err)"
 
 count() { "$CG" list -c "$C" 2>&1 >/dev/null | awk '{print $3}'; }
@@ -208,6 +209,22 @@ for w in $WEAKS; do
 		"/cli/issue/$w: audited"
 	A0=$(last_audit)
 done
+
+# ---- a reload (SIGHUP) to an RSA-1024 profile is refused; the running configuration serves
+cp "$C" good.json
+edit "$C.new" 'c["profiles"]["tls-server"]["key_types"] = ["p256", "rsa2048", "rsa1024"]'
+mv "$C.new" "$C"
+kill -HUP "$SERVE_PID"
+n=0
+until grep -q 'tls-server\.key_types\[2\]: rsa1024' serve.err serve.out 2>/dev/null || [ $n -ge 40 ]; do
+	sleep 0.5
+	n=$((n + 1))
+done
+grep -q 'profiles\.tls-server\.key_types\[2\]: rsa1024: RSA keys below 2048 bits' serve.err serve.out
+ok $? "/floor/reload: SIGHUP with an RSA-1024 profile is refused, naming it"
+cp good.json "$C"
+st=$(est g-good.csr simpleenroll -u "client:$PW")
+is "$st" 200 "/floor/reload: the running configuration still issues"
 
 # ---- the daemon is still up and well after all of it
 curl -s --cacert "$CHAIN" -o /dev/null -w '%{http_code}' "https://localhost:$https_port/healthz" >hz

@@ -474,7 +474,8 @@ test_blocklist(void)
 	err.code = 0;
 	err.msg[0] = '\0';
 	rc = be_goodkey_new(conf, tmpdir, &gk, &err);
-	tap_ok(rc == BE_E_CONFIG && strstr(err.msg, "missing.txt"),
+	tap_ok(rc == BE_E_CONFIG && strstr(err.msg, "weak_keys.blocklist[0]: ") &&
+	       strstr(err.msg, "missing.txt"),
 	       "/goodkey/blocklist/missing-file (%s)", err.msg);
 	json_decref(conf);
 	conf = json_pack("{s:i}", "fermat_round", 3);
