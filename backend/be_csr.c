@@ -23,6 +23,7 @@
 
 #include "be_asn1.h"
 #include "be_csr.h"
+#include "be_goodkey.h"
 
 #define CSR_TEXT_MAX (4 * BE_CSR_MAX_DER)	/* PEM or base64 of the largest request */
 #define PUBKEY_MAX_DER 8192
@@ -136,8 +137,17 @@ key_check(gnutls_pubkey_t pub, const char *what, struct be_keyspec *spec, struct
 	gnutls_datum_t m = { NULL, 0 }, ex = { NULL, 0 };
 	struct be_err le = { 0, "" };
 	size_t i, bits;
+	unsigned nbits = 0;
 	int r, rc;
 
+	/* The floor under every profile (be_goodkey.h), with be_goodkey_check's words. */
+	if (gnutls_pubkey_get_pk_algorithm(pub, &nbits) == GNUTLS_PK_RSA &&
+	    nbits < BE_GOODKEY_RSA_MIN_BITS) {
+		rc = be_err_set(e, BE_E_MALFORMED, "%s: RSA modulus of %u bits; certgate certifies "
+				"%u to %u bits", what, nbits, BE_GOODKEY_RSA_MIN_BITS,
+				BE_GOODKEY_RSA_MAX_BITS);
+		goto out;
+	}
 	if ((rc = be_keyspec_of_pubkey(pub, spec, &le)) != BE_OK) {
 		rc = be_err_set(e, rc, "%s: %s", what, le.msg);
 		goto out;

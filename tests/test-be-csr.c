@@ -922,6 +922,26 @@ test_keys(void)
 	}
 	gnutls_x509_privkey_deinit(k);
 
+	/* RSA below the 2048-bit floor (be_goodkey.h): 400 with the size, whatever the size */
+	{
+		static const unsigned sizes[] = { 1024, 2040 };
+		char name[64];
+		size_t i;
+
+		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			k = NULL;
+			snprintf(name, sizeof(name), "RSA modulus of %u bits", sizes[i]);
+			if (gnutls_x509_privkey_init(&k) == 0 &&
+			    gnutls_x509_privkey_generate(k, GNUTLS_PK_RSA, sizes[i], 0) == 0) {
+				der = finish(new_crq(k, "small-rsa"), k);
+				refused_datum(&der, BE_E_MALFORMED, name, "/csr/key/rsa-below-2048");
+			} else {
+				tap_ok(0, "/csr/key/rsa-below-2048 (GnuTLS cannot make the key)");
+			}
+			gnutls_x509_privkey_deinit(k);
+		}
+	}
+
 	/* The signature's hash: SHA-256/384/512 taken, everything else refused by name. */
 	{
 		static const struct {

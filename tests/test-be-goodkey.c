@@ -585,6 +585,26 @@ test_time(void)
 		       "/goodkey/time/rsa%u (median %.2f ms)", sizes[i], t[2]);
 	}
 	be_goodkey_free(gk);
+	gk = NULL;
+
+	/* The bound at the largest fermat_rounds the configuration accepts */
+	{
+		json_t *conf = json_pack("{s:i}", "fermat_rounds", BE_GOODKEY_FERMAT_MAX);
+		double t0;
+
+		(void)be_goodkey_new(conf, ".", &gk, NULL);
+		json_decref(conf);
+		good_modulus(n, 4096);
+		pub = rsa_pub(n, e);
+		memset(&err, 0, sizeof(err));
+		t0 = now_ms();
+		rc = be_goodkey_check(gk, pub, "k", &err);
+		t0 = now_ms() - t0;
+		gnutls_pubkey_deinit(pub);
+		tap_diag("rsa4096 with fermat_rounds %d: %.2f ms", BE_GOODKEY_FERMAT_MAX, t0);
+		tap_ok(rc == BE_OK && t0 < 5000.0, "/goodkey/time/rsa4096-fermat-max (%.2f ms)", t0);
+	}
+	be_goodkey_free(gk);
 	mpz_clears(n, e, NULL);
 }
 
