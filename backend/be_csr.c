@@ -23,6 +23,7 @@
 
 #include "be_asn1.h"
 #include "be_csr.h"
+#include "be_goodkey.h"
 
 #define CSR_TEXT_MAX (4 * BE_CSR_MAX_DER)	/* PEM or base64 of the largest request */
 #define PUBKEY_MAX_DER 8192
@@ -136,8 +137,17 @@ key_check(gnutls_pubkey_t pub, const char *what, struct be_keyspec *spec, struct
 	gnutls_datum_t m = { NULL, 0 }, ex = { NULL, 0 };
 	struct be_err le = { 0, "" };
 	size_t i, bits;
+	unsigned nbits = 0;
 	int r, rc;
 
+	/* The floor under every profile (be_goodkey.h), with be_goodkey_check's words. */
+	if (gnutls_pubkey_get_pk_algorithm(pub, &nbits) == GNUTLS_PK_RSA &&
+	    nbits < BE_GOODKEY_RSA_MIN_BITS) {
+		rc = be_err_set(e, BE_E_MALFORMED, "%s: RSA modulus of %u bits; certgate certifies "
+				"%u to %u bits", what, nbits, BE_GOODKEY_RSA_MIN_BITS,
+				BE_GOODKEY_RSA_MAX_BITS);
+		goto out;
+	}
 	if ((rc = be_keyspec_of_pubkey(pub, spec, &le)) != BE_OK) {
 		rc = be_err_set(e, rc, "%s: %s", what, le.msg);
 		goto out;
@@ -529,13 +539,37 @@ out:
 	return rc;
 }
 
+#define SIG_ALLOWED_TEXT "SHA-256, SHA-384 or SHA-512 with RSA (PKCS #1 v1.5 or PSS) or " \
+	"ECDSA, or with Ed25519"
+
+/* The signature algorithms a CSR may be signed with: SHA-2 of at least 256 bits (RFC 6151
+ * and RFC 9155: MD5 and SHA-1 are broken for signatures) with RSA, RSA-PSS or ECDSA
+ * (RFC 4055, RFC 5758 3.2), and Ed25519 (RFC 8410 6).  Everything else is refused. */
+static bool
+sig_allowed(int sig)
+{
+	static const gnutls_sign_algorithm_t allowed[] = {
+		GNUTLS_SIGN_RSA_SHA256, GNUTLS_SIGN_RSA_SHA384, GNUTLS_SIGN_RSA_SHA512,
+		GNUTLS_SIGN_RSA_PSS_SHA256, GNUTLS_SIGN_RSA_PSS_SHA384, GNUTLS_SIGN_RSA_PSS_SHA512,
+		GNUTLS_SIGN_RSA_PSS_RSAE_SHA256, GNUTLS_SIGN_RSA_PSS_RSAE_SHA384,
+		GNUTLS_SIGN_RSA_PSS_RSAE_SHA512,
+		GNUTLS_SIGN_ECDSA_SHA256, GNUTLS_SIGN_ECDSA_SHA384, GNUTLS_SIGN_ECDSA_SHA512,
+		GNUTLS_SIGN_EDDSA_ED25519,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if ((int)allowed[i] == sig)
+			return true;
+	return false;
+}
+
 /* RFC 2986 3: the signature is the requester's proof of possession of the private key. */
 static int
 csr_signature(struct be_csr *csr, unsigned flags, struct be_err *e)
 {
 	char oid[OID_MAX];
 	size_t size = sizeof(oid);
-	gnutls_digest_algorithm_t hash;
 	const char *name;
 	int sig, r, rc = BE_OK;
 
@@ -545,20 +579,14 @@ csr_signature(struct be_csr *csr, unsigned flags, struct be_err *e)
 		goto out;
 	}
 	sig = gnutls_x509_crq_get_signature_algorithm(csr->crq);
-	if (sig <= 0 || sig == GNUTLS_SIGN_UNKNOWN) {
-		memset(oid, 0, sizeof(oid));
-		if (gnutls_x509_crq_get_signature_oid(csr->crq, oid, &size) < 0)
-			oid[0] = '\0';
-		rc = be_err_set(e, BE_E_POLICY, "CSR signature: algorithm %s is not supported",
-				oid[0] != '\0' ? oid : "(unknown)");
-		goto out;
-	}
-	name = gnutls_sign_get_name((gnutls_sign_algorithm_t)sig);
-	hash = gnutls_sign_get_hash_algorithm((gnutls_sign_algorithm_t)sig);
-	if (hash == GNUTLS_DIG_MD5 || hash == GNUTLS_DIG_MD2) {
-		rc = be_err_set(e, BE_E_POLICY,
-				"CSR signature: %s is not accepted (RFC 6151: MD5 is broken)",
-				name != NULL ? name : "MD5");
+	memset(oid, 0, sizeof(oid));
+	if (gnutls_x509_crq_get_signature_oid(csr->crq, oid, &size) < 0)
+		oid[0] = '\0';
+	name = sig > 0 ? gnutls_sign_get_name((gnutls_sign_algorithm_t)sig) : NULL;
+	if (sig <= 0 || sig == GNUTLS_SIGN_UNKNOWN || !sig_allowed(sig)) {
+		rc = be_err_set(e, BE_E_MALFORMED, "CSR signature: algorithm %s (%s) is not "
+				"accepted; sign with %s", name != NULL ? name : "unknown",
+				oid[0] != '\0' ? oid : "no OID", SIG_ALLOWED_TEXT);
 		goto out;
 	}
 	r = gnutls_x509_crq_verify(csr->crq, 0);

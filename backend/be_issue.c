@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "be_goodkey.h"
 #include "be_issue.h"
 #include "be_json.h"
 #include "be_keypool.h"
@@ -84,6 +85,7 @@ be_ctx_free(struct be_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	be_keypool_free(ctx->keypool);
+	be_goodkey_free(ctx->goodkey);
 	be_store_close(ctx->store);
 	be_profiles_free(ctx->profiles, ctx->n_profiles);
 	for (i = 0; i < ctx->n_cas; i++)
@@ -561,6 +563,10 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 		server_key = true;
 		spec = req->keygen.alg != BE_KEY_NONE ? req->keygen : p->server_key;
 	}
+	/* Known-weak client keys are refused before anything else is looked at. */
+	if (pub != NULL && (rc = be_goodkey_check(ctx->goodkey, pub, req->csr != NULL ?
+						  "CSR key" : "public key", e)) != BE_OK)
+		goto out;
 	if ((rc = check_key(p, &spec, server_key, e)) != BE_OK)
 		goto out;
 	/* A request held for approval carries no password: its output is checked when it is
@@ -725,8 +731,8 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 out:
 	if (rc != BE_OK) {
 		if (ctx->store != NULL && e->code != BE_E_CONFLICT) {
-			audit_fill(&a, req, e->code == BE_E_POLICY || e->code == BE_E_FORBIDDEN ?
-				   "refused" : "error", e->msg, NULL);
+			audit_fill(&a, req, e->code == BE_E_POLICY || e->code == BE_E_FORBIDDEN ||
+				   e->code == BE_E_MALFORMED ? "refused" : "error", e->msg, NULL);
 			be_store_audit(ctx->store, &a, NULL);
 		}
 		be_result_clear(res);

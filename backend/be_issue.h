@@ -26,6 +26,9 @@ struct be_ctx {
 	/* Ready keys for server keygen (be_keypool.h), owned, may be NULL; set by whoever
 	 * loads the configuration (be_keypool_new), freed by be_ctx_free. */
 	struct be_keypool *keypool;
+	/* Weak-key checks and blocklist (be_goodkey.h), owned, may be NULL (no blocklist);
+	 * set by whoever loads the configuration (be_goodkey_new), freed by be_ctx_free. */
+	struct be_goodkey *goodkey;
 };
 
 /* Loads the "cas" and "profiles" objects of the configuration (relative paths under basedir)

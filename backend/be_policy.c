@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "be_csr.h"
+#include "be_goodkey.h"
 #include "be_json.h"
 #include "be_key.h"
 #include "be_policy.h"
@@ -1188,7 +1189,8 @@ prepare(const struct be_tsb_env *env, const struct be_tsb_sign *r, struct issue 
 				r->key_label);
 		goto out;
 	}
-	if ((rc = be_csr_parse(r->csr, r->csr_len, 0, &is->csr, e)) != BE_OK)
+	if ((rc = be_csr_parse(r->csr, r->csr_len, 0, &is->csr, e)) != BE_OK ||
+	    (rc = be_goodkey_check(env->ctx->goodkey, is->csr->pubkey, "CSR key", e)) != BE_OK)
 		goto out;
 	if (r->common_name != NULL) {
 		if ((rc = be_name_add(&is->subject, BE_DN_CN, r->common_name,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "be_ca.h"
+#include "be_goodkey.h"
 #include "be_json.h"
 #include "be_namepolicy.h"
 #include "be_profile.h"
@@ -186,6 +187,7 @@ parse_key_types(struct be_profile *p, const json_t *o, const char *path, struct 
 	char **v = NULL;
 	size_t n = 0, i;
 	const char *s = NULL;
+	char what[160];
 	int rc;
 
 	if ((rc = be_json_strv(o, path, "key_types", true, &v, &n, C, e)) != BE_OK)
@@ -201,6 +203,9 @@ parse_key_types(struct be_profile *p, const json_t *o, const char *path, struct 
 					v[i]);
 			goto out;
 		}
+		snprintf(what, sizeof(what), "%.96s.key_types[%zu]", path, i);
+		if ((rc = be_goodkey_spec_check(&p->key_types[i], what, e)) != BE_OK)
+			goto out;
 	}
 	p->n_key_types = n;
 	p->server_key = p->key_types[0];

@@ -13,6 +13,7 @@
 
 #include "be_issue.h"
 #include "be_json.h"
+#include "be_goodkey.h"
 #include "be_keypool.h"
 #include "gw.h"
 
@@ -88,7 +89,7 @@ top_keys(const json_t *root, struct be_err *e)
 {
 	static const char *const own[] = {
 		"state_dir", "store", "listen", "tls", "limits", "cas", "profiles", "principals",
-		"keypool", "proxy", "metrics", "log",
+		"keypool", "proxy", "metrics", "log", "weak_keys",
 	};
 	const char *key;
 	json_t *v;
@@ -412,7 +413,9 @@ config_load(const char *path, struct gw_config *running, struct gw_config **out,
 		cfg->be->store = running->be->store;
 		cfg->store_borrowed = true;
 	}
-	if ((rc = be_keypool_new(json_object_get(cfg->root, "keypool"), cfg->be,
+	if ((rc = be_goodkey_new(json_object_get(cfg->root, "weak_keys"), cfg->dir,
+				 &cfg->be->goodkey, e)) != BE_OK ||
+	    (rc = be_keypool_new(json_object_get(cfg->root, "keypool"), cfg->be,
 				 &cfg->be->keypool, e)) != BE_OK ||
 	    (rc = adapters_init(cfg, e)) != BE_OK)
 		goto out;

@@ -92,7 +92,15 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout x.ke
 refuse /issue/refuse/csr-extra-eku "extended key usage (serverAuth|codeSigning)" \
 	--profile est-device --csr eku.csr
 openssl req -new -newkey rsa:1024 -nodes -keyout x.key -subj "/CN=weak" -out weak.csr 2>/dev/null
-refuse /issue/refuse/rsa1024 "rsa1024 is not allowed" --profile est-device --csr weak.csr
+refuse /issue/refuse/rsa1024 "RSA modulus of 1024 bits; certgate certifies 2048" \
+	--profile est-device --csr weak.csr
+# CSR signatures: SHA-2 or Ed25519 only (be_csr.c sig_allowed), named in the refusal
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sig.key 2>/dev/null
+for md in sha1 md5; do
+	openssl req -new -key sig.key -subj "/CN=$md" -"$md" -out "$md.csr" 2>/dev/null
+	refuse "/issue/refuse/csr-signed-$md" "RSA-$(echo "$md" | tr a-z A-Z) .*is not accepted" \
+		--profile est-device --csr "$md.csr"
+done
 cp ec.der trailing.der && printf 'JUNK' >>trailing.der
 refuse /issue/refuse/trailing-bytes "trailing|DER" --profile est-device --csr trailing.der
 # Flip one bit of the signature (the last byte of the DER).

@@ -558,6 +558,23 @@ like "$(openssl x509 -in plain-leaf.pem -noout -ext keyUsage -enddate 2>/dev/nul
 	'Digital Signature, Key Encipherment' "/plain/sync-sign: both usages"
 is "$(count)" "$((N1 + 1))" "/plain/sync-sign: recorded"
 snap
+
+# Weak client keys and CSR signatures (certgate.json(5) KEYS CERTGATE CERTIFIES): 400,
+# nothing stored, audited, on the same request that just succeeded
+"$PY" "$top_srcdir/tests/weakkey.py" fermat fermat.key || bail "weakkey.py failed"
+openssl req -new -key fermat.key -subj "/CN=weak" -out weak-fermat.csr 2>/dev/null
+openssl req -new -key a1.pem -subj "/CN=weak" -sha1 -out weak-sha1.csr 2>/dev/null
+for w in fermat:"Fermat's method" sha1:"RSA-SHA1 .*is not accepted"; do
+	$PY -c 'import json,sys; d = json.load(open("sync.json"))
+d["certificateSigningRequest"] = open(sys.argv[1]).read(); print(json.dumps(d))' \
+		"weak-${w%%:*}.csr" >weak.json
+	call POST /v1/certificate/synchronous/sign "$KO" weak.json
+	refused "/refuse/weak-csr-${w%%:*}" 400 400 "${w#*:}"
+	snap
+done
+call POST /v1/certificate/synchronous/sign "$KO" sync.json
+is "$ST" 200 "/refuse/weak-csr: still signing good requests"
+snap
 $PY -c 'import json; d = json.load(open("sync.json")); d["certificateAuthority"] = True; print(json.dumps(d))' >syncca.json
 call POST /v1/certificate/synchronous/sign "$KO" syncca.json
 refused /refuse/sub-ca-under-pathlen-0 403 603 "pathLenConstraint 0"

@@ -13,7 +13,8 @@ unit_tests = \
 	tests/test-gw-framing \
 	tests/test-be-cms \
 	tests/test-be-keystore \
-	tests/test-be-keypool
+	tests/test-be-keypool \
+	tests/test-be-goodkey
 check_PROGRAMS += $(unit_tests) tests/gw-echo-server
 TESTS += $(unit_tests)
 
@@ -30,6 +31,7 @@ tests_gw_echo_server_LDADD = $(TEST_LDADD)
 tests_test_be_cms_LDADD = $(TEST_LDADD)
 tests_test_be_keystore_LDADD = $(TEST_LDADD)
 tests_test_be_keypool_LDADD = $(TEST_LDADD)
+tests_test_be_goodkey_LDADD = $(TEST_LDADD)
 
 # Benchmark (not part of make check): `make bench`.
 EXTRA_PROGRAMS = tests/bench/bench-ceiling tests/bench/bench-load
@@ -143,3 +145,8 @@ fuzz-build: $(BUILT_SOURCES)
 fuzz-clean:
 	rm -rf $(FUZZ_DIR)
 .PHONY: fuzz fuzz-build fuzz-clean
+	tests/e2e-goodkey.sh \
+	tests/man-keys.sh \
+	tests/style-banned.sh
+TESTS += $(e2e_tests)
+EXTRA_DIST += tests/tap.h tests/testlib.h tests/lib.sh $(e2e_tests) tests/seeds tests/weakkey.py

@@ -921,6 +921,60 @@ test_keys(void)
 		tap_ok(1, "/csr/key/p224-refused # SKIP GnuTLS cannot make P-224 keys");
 	}
 	gnutls_x509_privkey_deinit(k);
+
+	/* RSA below the 2048-bit floor (be_goodkey.h): 400 with the size, whatever the size */
+	{
+		static const unsigned sizes[] = { 1024, 2040 };
+		char name[64];
+		size_t i;
+
+		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			k = NULL;
+			snprintf(name, sizeof(name), "RSA modulus of %u bits", sizes[i]);
+			if (gnutls_x509_privkey_init(&k) == 0 &&
+			    gnutls_x509_privkey_generate(k, GNUTLS_PK_RSA, sizes[i], 0) == 0) {
+				der = finish(new_crq(k, "small-rsa"), k);
+				refused_datum(&der, BE_E_MALFORMED, name, "/csr/key/rsa-below-2048");
+			} else {
+				tap_ok(0, "/csr/key/rsa-below-2048 (GnuTLS cannot make the key)");
+			}
+			gnutls_x509_privkey_deinit(k);
+		}
+	}
+
+	/* The signature's hash: SHA-256/384/512 taken, everything else refused by name. */
+	{
+		static const struct {
+			gnutls_digest_algorithm_t dig;
+			const char *name;	/* NULL: accepted */
+		} sigs[] = {
+			{ GNUTLS_DIG_SHA1, "ECDSA-SHA1" }, { GNUTLS_DIG_SHA224, "ECDSA-SHA224" },
+			{ GNUTLS_DIG_SHA3_256, "ECDSA-SHA3-256" }, { GNUTLS_DIG_SHA384, NULL },
+			{ GNUTLS_DIG_SHA512, NULL },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+			gnutls_x509_crq_t crq = new_crq(key_ec, "hash");
+			const char *dn = gnutls_digest_get_name(sigs[i].dig);
+
+			der.data = NULL;
+			if (gnutls_x509_crq_sign2(crq, key_ec, sigs[i].dig, 0) < 0 ||
+			    gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_DER, &der) < 0) {
+				tap_ok(0, "/csr/signature/%s (GnuTLS cannot sign)", dn);
+			} else if (sigs[i].name != NULL) {
+				refused(der.data, der.size, BE_E_MALFORMED, sigs[i].name,
+					sigs[i].name);
+			} else {
+				rc = parse(der.data, der.size, 0, &csr, &e);
+				tap_ok(rc == BE_OK, "/csr/signature/ecdsa-%s-accepted (%s)", dn, e.msg);
+				be_csr_free(csr);
+				csr = NULL;
+			}
+			gnutls_free(der.data);
+			gnutls_x509_crq_deinit(crq);
+		}
+	}
 }
 
 static void
@@ -990,7 +1044,7 @@ test_openssl(void)
 		"keyUsage = digitalSignature\nextendedKeyUsage = serverAuth\n";
 	static const char *const skips[] = {
 		"/openssl/rsa2048", "/openssl/rsa2048-subject", "/openssl/rsa2048-sans",
-		"/openssl/rsa2048-challenge", "/openssl/ec-p384", "/openssl/sha1-signature",
+		"/openssl/rsa2048-challenge", "/openssl/ec-p384", "/openssl/sha1-signature-refused",
 		"/openssl/md5-signature-refused", "/openssl/secp256k1-refused",
 		"/openssl/pubkey-rsa", "/openssl/pubkey-secp256k1-refused",
 	};
@@ -1054,23 +1108,20 @@ test_openssl(void)
 
 	if (openssl("req -new -config req.cnf -key rsa.key -sha1 -out sha1.csr") &&
 	    read_tmp("sha1.csr", &data, &len)) {
-		rc = parse(data, len, 0, &csr, &e);
-		tap_ok(rc == BE_OK || rc == BE_E_POLICY,
-		       "/openssl/sha1-signature (as GnuTLS decides: %s %s)", be_err_name(rc),
-		       e.msg);
-		be_csr_free(csr);
-		csr = NULL;
+		refused(data, len, BE_E_MALFORMED, "RSA-SHA1 (1.2.840.113549.1.1.5) is not accepted",
+			"/openssl/sha1-signature-refused");
 	} else {
-		tap_ok(0, "/openssl/sha1-signature (openssl failed)");
+		tap_ok(0, "/openssl/sha1-signature-refused (openssl failed)");
 	}
 	free(data);
 	data = NULL;
 
 	if (openssl("req -new -config req.cnf -key rsa.key -md5 -out md5.csr") &&
 	    read_tmp("md5.csr", &data, &len))
-		refused(data, len, BE_E_POLICY, "MD5", "/openssl/md5-signature-refused");
+		refused(data, len, BE_E_MALFORMED, "RSA-MD5 (1.2.840.113549.1.1.4) is not accepted",
+			"/openssl/md5-signature-refused");
 	else
-		tap_ok(1, "/openssl/md5-signature-refused # SKIP openssl cannot sign with MD5");
+		tap_ok(0, "/openssl/md5-signature-refused (openssl failed)");
 	free(data);
 	data = NULL;
 
