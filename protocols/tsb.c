@@ -453,15 +453,16 @@ tsb_fini(void *state)
 }
 
 /* The demo's profile of what stored keys sign (tsb.profile): the seed's end-entity
- * certificates, with each key usage and extended key usage a TSB client can name
- * (PROTOCOLS.md section 3) and the validity TSB's defaults give; no CA certificates (set
- * ca_certificate, keyCertSign and a path_len to let key operators make sub-CAs). */
+ * certificates, with the key usages and extended key usages a TSB client names but the
+ * CA's own and IPsec's (RFC 4945 5.1.3.12 deprecates those purposes), and the validity
+ * TSB's defaults give; no CA certificates (set ca_certificate, keyCertSign and a path_len
+ * to let key operators make sub-CAs). */
 static json_t *
 demo_keys_profile(void)
 {
 	return json_pack(
 		"{s:s, s:s, s:s, s:i, s:i, s:i, s:[s,s,s,s,s,s,s,s],"
-		" s:[s,s,s,s,s], s:[s,s,s,s,s,s,s,s,s,s], s:b,"
+		" s:[s,s,s,s,s], s:[s,s,s,s,s,s,s], s:b,"
 		" s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s},"
 		" s:{s:[s,s,s,s], s:i}, s:[s]}",
 		"description", "certificates that keys of the TSB key store sign "
@@ -474,8 +475,7 @@ demo_keys_profile(void)
 		"key_usage", "digitalSignature", "nonRepudiation", "keyEncipherment",
 		"dataEncipherment", "keyAgreement",
 		"extended_key_usage", "serverAuth", "clientAuth", "codeSigning", "emailProtection",
-		"timeStamping", "OCSPSigning", "anyExtendedKeyUsage", "1.3.6.1.5.5.7.3.5",
-		"1.3.6.1.5.5.7.3.6", "1.3.6.1.5.5.7.3.7",
+		"timeStamping", "OCSPSigning", "anyExtendedKeyUsage",
 		"ca_certificate", 0,
 		"subject", "CN", "optional", "C", "optional", "ST", "optional", "L", "optional",
 		"O", "optional", "OU", "optional", "organizationIdentifier", "optional",
