@@ -4,7 +4,9 @@
  *
  * Every certificate is issued by be_issue (a fresh serial for each attempt).  Exactly one
  * certificate per request: only the transaction that completes a quorum moves it to
- * APPROVED, and execution runs under a process-wide mutex and only from APPROVED.
+ * APPROVED; execution runs under a process-wide mutex, only from APPROVED, and issues
+ * against the request's record in the certificate store, which one certificate completes
+ * (store_claim), so a repeat after a crash or from another process takes that one.
  */
 #include "config.h"
 
@@ -954,12 +956,13 @@ op_audit(const struct be_tsb_env *env, const struct be_op_ctx *op, const char *l
 
 /* Has stored key is->key sign the certificate is describes, through be_issue under the
  * key-store profile (or, check_only, checks it would: the request then waits for the key's
- * approvals).  principal asked for it.  *audited tells whether be_issue audited the outcome.
+ * approvals).  principal asked for it; store_request (0: none) is the store's record it
+ * completes (store_claim).  *audited tells whether be_issue audited the outcome.
  * *der (not for check_only) gnutls_malloc()ed. */
 static int
 issue_run(const struct be_tsb_env *env, const struct be_op_ctx *op, const struct issue *is,
-	  const char *principal, bool check_only, gnutls_datum_t *der, bool *audited,
-	  struct be_err *e)
+	  const char *principal, int64_t store_request, bool check_only, gnutls_datum_t *der,
+	  bool *audited, struct be_err *e)
 {
 	struct be_request req;
 	struct be_result res;
@@ -995,6 +998,7 @@ issue_run(const struct be_tsb_env *env, const struct be_op_ctx *op, const struct
 	req.issuer = ca;
 	req.ext = &ext;
 	req.check_only = check_only;
+	req.approved_request = store_request;
 	*audited = true;
 	if ((rc = be_issue(env->ctx, &req, &res, e)) != BE_OK || check_only)
 		goto out;
@@ -1100,7 +1104,7 @@ be_policy_sign_now(const struct be_tsb_env *env, const struct be_op_ctx *op,
 				"/v1/certificate/sign and wait for the approvals", r->key_label);
 		goto out;
 	}
-	rc = issue_run(env, op, &is, op->principal.name, false, der, &audited, e);
+	rc = issue_run(env, op, &is, op->principal.name, 0, false, der, &audited, e);
 out:
 	if (rc != BE_OK && !audited)
 		op_audit(env, op, label_or(r), "refused", e->msg, NULL);
@@ -1277,8 +1281,59 @@ eval_cb(const struct be_ks_req *r, int64_t now, int64_t *ready_at, const char **
 	return (int)s;
 }
 
+/* The certificate store's record of executing request r: an APPROVED request of the
+ * key-store profile whose idempotency key is r's id.  The certificate is issued against it
+ * (be_issue approved_request), and the store lets one certificate complete it; so an
+ * execution repeated after a crash, or by another process at the same time, finds the
+ * certificate already issued for r (*cert, caller be_cert_rec_free()) and signs no second.
+ * Otherwise *store_id is the record to issue against. */
+static int
+store_claim(const struct be_tsb_env *env, const struct be_ks_req *r, int64_t *store_id,
+	    struct be_cert_rec **cert, struct be_err *e)
+{
+	struct be_req_rec rec, *found = NULL;
+	char idem[BE_KS_ID_LEN + 8];
+	int rc = BE_OK, tries;
+
+	*store_id = 0;
+	*cert = NULL;
+	if (env->profile == NULL || env->ctx->store == NULL)
+		return BE_OK;	/* issue_run refuses */
+	snprintf(idem, sizeof(idem), "tsb:%s", r->id);
+	for (tries = 0; tries < 2; tries++) {
+		if ((rc = be_store_req_find(env->ctx->store, env->profile->name, idem, &found,
+					    e)) != BE_E_NOTFOUND)
+			break;
+		be_err_clear(e);
+		memset(&rec, 0, sizeof(rec));
+		rec.profile = env->profile->name;
+		rec.principal = r->principal;
+		rec.adapter = (char *)(uintptr_t)"tsb";
+		rec.idem_key = idem;
+		rec.status = BE_REQ_APPROVED;
+		rc = be_store_req_insert(env->ctx->store, &rec, NULL, e);
+		if (rc != BE_E_CONFLICT) {
+			*store_id = rec.id;
+			goto out;
+		}
+		be_err_clear(e);	/* recorded at the same time elsewhere: find it */
+	}
+	if (rc != BE_OK)
+		goto out;
+	if (found->status == BE_REQ_ISSUED)
+		rc = be_store_cert_get_id(env->ctx->store, found->cert_id, cert, e);
+	else if (found->status == BE_REQ_APPROVED)
+		*store_id = found->id;
+	else
+		rc = be_err_set(e, BE_E_STATE, "request %s: its record in the certificate store is "
+				"%s", r->id, be_req_status_name(found->status));
+out:
+	be_req_rec_free(found);
+	return rc;
+}
+
 /* Issues an APPROVED request whose timelock has passed; once per request (under exec_mu,
- * and only from APPROVED). */
+ * only from APPROVED, and against its record in the certificate store: store_claim). */
 static int
 execute(const struct be_tsb_env *env, const struct be_op_ctx *op, const char *id,
 	struct be_err *e)
@@ -1288,6 +1343,8 @@ execute(const struct be_tsb_env *env, const struct be_op_ctx *op, const char *id
 	gnutls_datum_t der = { NULL, 0 }, pem = { NULL, 0 };
 	int64_t now = (int64_t)time(NULL);
 	struct be_err ie = { 0, "" };
+	struct be_cert_rec *done = NULL;
+	int64_t sid = 0;
 	bool audited = false;
 	int rc;
 
@@ -1298,8 +1355,25 @@ execute(const struct be_tsb_env *env, const struct be_op_ctx *op, const char *id
 	if (r->status != BE_KS_APPROVED || r->ready_at > now)
 		goto out;
 	if ((rc = request_issue(env, r, &is, &ie)) != BE_OK ||
-	    (rc = issue_run(env, op, &is, r->principal, false, &der, &audited, &ie)) != BE_OK)
+	    (rc = store_claim(env, r, &sid, &done, &ie)) != BE_OK)
 		goto fail;
+	if (done == NULL) {
+		rc = issue_run(env, op, &is, r->principal, sid, false, &der, &audited, &ie);
+		/* Completed by another process meanwhile: its certificate is the one. */
+		if (rc == BE_E_STATE) {
+			be_err_clear(&ie);
+			if ((rc = store_claim(env, r, &sid, &done, &ie)) == BE_OK && done == NULL)
+				rc = be_err_set(&ie, BE_E_STATE, "request %s: its record in the "
+						"certificate store is not issued", id);
+		}
+		if (rc != BE_OK)
+			goto fail;
+	}
+	if (done != NULL) {
+		der = done->der;
+		done->der.data = NULL;
+		done->der.size = 0;
+	}
 	if ((rc = be_encode_pem_certs(&der, 1, &pem, &ie)) != BE_OK)
 		goto fail;
 	rc = be_keystore_req_finish(env->ks, id, BE_KS_APPROVED, BE_KS_EXECUTED,
@@ -1315,12 +1389,17 @@ fail:
 		goto out;
 	}
 	op_audit(env, op, r->key_label, "failed", ie.msg, NULL);
+	/* Its record in the certificate store fails with it: no front end may issue it. */
+	if (sid != 0)
+		(void)be_store_req_transition(env->ctx->store, sid, BE_REQ_APPROVED, BE_REQ_FAILED,
+					      ie.msg, NULL, NULL);
 	rc = be_keystore_req_finish(env->ks, id, BE_KS_APPROVED, BE_KS_FAILED, NULL, ie.msg, now,
 				    e);
 	if (rc == BE_E_STATE)
 		rc = BE_OK;
 out:
 	pthread_mutex_unlock(&exec_mu);
+	be_cert_rec_free(done);
 	be_datum_free(&pem);
 	be_datum_free(&der);
 	issue_clear(&is);
@@ -1347,7 +1426,8 @@ be_policy_request_new(const struct be_tsb_env *env, const struct be_op_ctx *op,
 	memset(&req, 0, sizeof(req));
 	/* Everything that can refuse the certificate is checked now, not after the approvals. */
 	if ((rc = prepare(env, r, &is, &p, e)) != BE_OK ||
-	    (rc = issue_run(env, op, &is, op->principal.name, true, NULL, &audited, e)) != BE_OK)
+	    (rc = issue_run(env, op, &is, op->principal.name, 0, true, NULL, &audited, e)) !=
+	    BE_OK)
 		goto out;
 	audited = false;
 	req.key_label = is.key->label;

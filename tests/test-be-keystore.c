@@ -1012,6 +1012,23 @@ test_flows(struct be_keystore *ks, struct be_ctx *ctx, const struct approver *a)
 	tap_ok(be_policy_request_new(&env, &op, &r, id, NULL) == BE_OK &&
 	       be_keystore_req_get(ks, id, &req, NULL) == BE_OK && req->status == BE_KS_EXECUTED,
 	       "/flow/plain/request-executes-at-once");
+	/* Executed again, as after a crash between the certificate and EXECUTED: the
+	 * certificate issued for it is the one; no second is signed. */
+	{
+		char *first = req->result != NULL ? strdup(req->result) : NULL;
+
+		be_ks_req_free(req);
+		req = NULL;
+		before = cert_count(ctx);
+		tap_ok(first != NULL && be_keystore_req_finish(ks, id, BE_KS_EXECUTED,
+							       BE_KS_APPROVED, NULL, NULL,
+							       (int64_t)time(NULL), NULL) == BE_OK &&
+		       be_policy_request_get(&env, &op, id, &req, NULL) == BE_OK &&
+		       req->status == BE_KS_EXECUTED && req->result != NULL &&
+		       strcmp(req->result, first) == 0 && cert_count(ctx) == before,
+		       "/flow/plain/executed-again-takes-its-own-certificate");
+		free(first);
+	}
 	be_ks_req_free(req);
 	req = NULL;
 	r.ca = true;
