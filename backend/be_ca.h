@@ -47,7 +47,8 @@ struct be_tbs {
 	int path_len;				/* -1 = unlimited / absent */
 };
 
-/* Signs tbs with ca.  Adds subjectKeyIdentifier (RFC 5280 4.2.1.2 method 1) and
+/* Signs tbs with ca; be_issue is its one caller (DESIGN.md: every certificate certgate
+ * signs goes through be_issue, whatever the issuer, be_issuer.h).  Adds subjectKeyIdentifier (RFC 5280 4.2.1.2 method 1) and
  * authorityKeyIdentifier (4.2.1.1) = the CA's SKI; basicConstraints critical; keyUsage
  * critical; subjectAltName critical when the subject is empty (4.2.1.6).
  * *der is gnutls_malloc()ed; caller be_datum_free(). */

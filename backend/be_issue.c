@@ -283,22 +283,25 @@ check_output(const struct be_profile *p, const struct be_request *req,
 }
 
 static int
-validity(const struct be_profile *p, const struct be_request *req, time_t now,
-	 time_t *nb, time_t *na, struct be_err *e)
+validity(const struct be_profile *p, const struct be_ca *ca, const struct be_request *req,
+	 unsigned max, bool is_ca, time_t now, time_t *nb, time_t *na, struct be_err *e)
 {
 	unsigned days = req->validity_days ? req->validity_days : p->validity_days;
-	unsigned max = p->max_validity_days ? p->max_validity_days : p->validity_days;
 
+	if (days > max && p->ext_from_request)
+		return be_err_set(e, BE_E_MALFORMED, "validity: %u days exceeds the %u days "
+				  "profile %s allows for %s certificates", days, max, p->name,
+				  is_ca ? "CA" : "end-entity");
 	if (days > max)
 		return be_err_set(e, BE_E_POLICY, "validity of %u days exceeds the %u days profile "
 				  "%s allows", days, max, p->name);
 	/* A minute of backdating absorbs clock skew between CA and relying parties. */
 	*nb = now - 60;
 	*na = now + (time_t)days * 86400;
-	if (*na > p->ca->not_after)
-		*na = p->ca->not_after;
+	if (*na > ca->not_after)
+		*na = ca->not_after;
 	if (*na <= now)
-		return be_err_set(e, BE_E_UNAVAILABLE, "CA %s has expired", p->ca->name);
+		return be_err_set(e, BE_E_UNAVAILABLE, "CA %s has expired", ca->name);
 	return BE_OK;
 }
 
@@ -377,8 +380,8 @@ serial_dec_from_hex(const char *hex, char *out, size_t len)
 /* Returns 1 when the request was handled by the approval flow (pending or already issued),
  * 0 when issuance should go on (with *request_id set for an approved request). */
 static int
-approval_flow(struct be_ctx *ctx, const struct be_request *req, struct be_result *res,
-	      int64_t *request_id, struct be_err *e)
+approval_flow(struct be_ctx *ctx, const struct be_request *req, const struct be_ca *ca,
+	      struct be_result *res, int64_t *request_id, struct be_err *e)
 {
 	struct be_req_rec *found = NULL, rec;
 	struct be_cert_rec *cert = NULL;
@@ -430,8 +433,8 @@ again:
 			snprintf(res->serial_hex, sizeof(res->serial_hex), "%s", cert->serial);
 			serial_dec_from_hex(cert->serial, res->serial_dec,
 					    sizeof(res->serial_dec));
-			res->chain = req->profile->ca->chain;
-			res->n_chain = req->profile->ca->n_chain;
+			res->chain = ca->chain;
+			res->n_chain = ca->n_chain;
 			res->not_before = (time_t)cert->not_before;
 			res->not_after = (time_t)cert->not_after;
 			rc = 1;
@@ -508,6 +511,7 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	 struct be_err *e)
 {
 	const struct be_profile *p = req->profile;
+	const struct be_ca *ca = NULL;
 	struct be_name subject = { NULL, 0 };
 	struct be_sans sans = { NULL, 0 };
 	struct be_keyspec spec = { BE_KEY_NONE, 0 };
@@ -524,6 +528,7 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	bool server_key = false;
 	time_t now = time(NULL);
 	uint64_t t0 = be_stats_clock();
+	unsigned max_days = 0;
 	int rc, attempt;
 
 	if (e == NULL)
@@ -540,6 +545,8 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 				p->name);
 		goto out;
 	}
+	if ((rc = be_issuer_of(p, req->issuer, &ca, e)) != BE_OK)
+		goto out;
 
 	/* The key: from the CSR, a bare public key, or generated here. */
 	if (req->csr != NULL && req->pubkey != NULL) {
@@ -553,7 +560,8 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 		}
 		spec = req->csr->key;
 		pub = req->csr->pubkey;
-		if ((rc = check_csr_extensions(p, req->csr, e)) != BE_OK)
+		/* With request-driven extensions the request's own fields are what it asks. */
+		if (!p->ext_from_request && (rc = check_csr_extensions(p, req->csr, e)) != BE_OK)
 			goto out;
 	} else if (req->pubkey != NULL) {
 		if ((rc = be_keyspec_of_pubkey(req->pubkey, &spec, e)) != BE_OK)
@@ -582,14 +590,20 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 				     req->csr != NULL ? &req->csr->sans : NULL, &subject, &sans,
 				     e)) != BE_OK)
 		goto out;
-	if ((rc = validity(p, req, now, &tbs.not_before, &tbs.not_after, e)) != BE_OK)
+	if ((rc = be_issuer_extensions(p, ca, req->ext, spec.alg, &tbs, &max_days, e)) != BE_OK ||
+	    (rc = validity(p, ca, req, max_days, tbs.is_ca, now, &tbs.not_before,
+			   &tbs.not_after, e)) != BE_OK)
 		goto out;
 
 	if (ctx->store == NULL) {
 		rc = be_err_set(e, BE_E_UNAVAILABLE, "no store: certificates cannot be recorded");
 		goto out;
 	}
-	rc = approval_flow(ctx, req, res, &request_id, e);
+	if (req->check_only) {
+		rc = BE_OK;
+		goto out;
+	}
+	rc = approval_flow(ctx, req, ca, res, &request_id, e);
 	if (rc < 0)
 		goto out;
 	if (rc == 1) {
@@ -609,18 +623,6 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	tbs.subject = &subject;
 	tbs.sans = &sans;
 	tbs.pubkey = pub;
-	/* RFC 5480 3 / RFC 8410 5: only RSA keys encipher; only EC keys agree. */
-	tbs.key_usage = p->key_usage;
-	if (spec.alg != BE_KEY_RSA)
-		tbs.key_usage &= ~(unsigned)(GNUTLS_KEY_KEY_ENCIPHERMENT |
-					     GNUTLS_KEY_DATA_ENCIPHERMENT);
-	if (spec.alg != BE_KEY_EC)
-		tbs.key_usage &= ~(unsigned)(GNUTLS_KEY_KEY_AGREEMENT | GNUTLS_KEY_ENCIPHER_ONLY |
-					     GNUTLS_KEY_DECIPHER_ONLY);
-	tbs.eku = p->eku;
-	tbs.n_eku = p->n_eku;
-	tbs.is_ca = p->is_ca;
-	tbs.path_len = p->path_len;
 	if ((subj_str = be_name_to_string(&subject)) == NULL) {
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;
@@ -631,7 +633,7 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	for (attempt = 0; attempt < 3; attempt++) {
 		be_datum_free(&res->cert);
 		if ((rc = be_serial_new(tbs.serial, &tbs.serial_len, e)) != BE_OK ||
-		    (rc = be_ca_sign(p->ca, &tbs, &res->cert, e)) != BE_OK)
+		    (rc = be_ca_sign(ca, &tbs, &res->cert, e)) != BE_OK)
 			goto out;
 		be_serial_hex(tbs.serial, tbs.serial_len, res->serial_hex, sizeof(res->serial_hex));
 
@@ -653,14 +655,14 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 			pp.iterations = p->p12_iterations;
 			if (pp.iterations == 0 && pw == res->p12_password)
 				pp.iterations = BE_P12_ITERATIONS_RANDOM_PW;
-			if ((rc = be_encode_pkcs12(res->key, &res->cert, p->ca->chain,
-						   req->p12_without_chain ? 0 : p->ca->n_chain,
+			if ((rc = be_encode_pkcs12(res->key, &res->cert, ca->chain,
+						   req->p12_without_chain ? 0 : ca->n_chain,
 						   &pp, &p12, e)) != BE_OK)
 				goto out;
 		}
 
 		memset(&rec, 0, sizeof(rec));
-		snprintf(rec.issuer, sizeof(rec.issuer), "%s", p->ca->id);
+		snprintf(rec.issuer, sizeof(rec.issuer), "%s", ca->id);
 		snprintf(rec.serial, sizeof(rec.serial), "%s", res->serial_hex);
 		rec.subject = subj_str;
 		rec.profile = p->name;
@@ -685,8 +687,8 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	res->request_id = request_id;
 	res->not_before = tbs.not_before;
 	res->not_after = tbs.not_after;
-	res->chain = p->ca->chain;
-	res->n_chain = p->ca->n_chain;
+	res->chain = ca->chain;
+	res->n_chain = ca->n_chain;
 	be_serial_dec(tbs.serial, tbs.serial_len, res->serial_dec, sizeof(res->serial_dec));
 
 	if (server_key) {

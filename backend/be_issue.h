@@ -10,6 +10,7 @@
 #include "be.h"
 #include "be_ca.h"
 #include "be_csr.h"
+#include "be_issuer.h"
 #include "be_key.h"
 #include "be_profile.h"
 #include "be_store.h"
@@ -87,6 +88,17 @@ struct be_request {
 	/* Store as an open request even when the profile needs no approval (an administrator's
 	 * "new signing request" that someone signs later). */
 	bool hold;
+
+	/* For a profile whose issuer is the key store: the stored key that signs, as a CA
+	 * (be_keystore_ca), borrowed; NULL for every other profile (be_issuer.h). */
+	const struct be_ca *issuer;
+	/* For a profile with "extensions": "request": what the request asks (borrowed), bounded
+	 * by the profile; NULL asks for nothing.  Must be NULL for other profiles. */
+	const struct be_ext_request *ext;
+	/* Check everything be_issue checks (refusals audited as usual), then return without
+	 * storing, generating or signing anything: for a request that first waits for
+	 * approvals kept elsewhere (a stored key's policy). */
+	bool check_only;
 };
 
 struct be_result {
@@ -96,7 +108,8 @@ struct be_result {
 	char serial_hex[41];
 	char serial_dec[50];
 	gnutls_datum_t cert;		/* DER, owned */
-	const gnutls_datum_t *chain;	/* the CA chain (issuing CA first), borrowed from ctx */
+	const gnutls_datum_t *chain;	/* the CA chain (issuing CA first), borrowed from ctx,
+					 * or from req->issuer */
 	size_t n_chain;
 	gnutls_x509_privkey_t key;	/* the generated key, owned, or NULL */
 	gnutls_datum_t key_out;		/* key_fmt encoding of key, owned, secret */

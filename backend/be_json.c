@@ -73,11 +73,21 @@ be_json_keys(const json_t *obj, const char *path, const char *const *allowed, in
 	return BE_OK;
 }
 
-int
-be_json_str(const json_t *obj, const char *path, const char *key, bool required,
-	    const char **out, int code, struct be_err *e)
+const json_t *
+be_json_get(const json_t *obj, const char *key, unsigned mode)
 {
-	json_t *v = json_object_get(obj, key);
+	const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+
+	if (v != NULL && json_is_null(v) && (mode & BE_JSON_NULL_ABSENT))
+		return NULL;
+	return v;
+}
+
+int
+be_json_str_m(const json_t *obj, const char *path, const char *key, bool required,
+	      unsigned mode, const char **out, int code, struct be_err *e)
+{
+	const json_t *v = be_json_get(obj, key, mode);
 
 	*out = NULL;
 	if (v == NULL) {
@@ -87,21 +97,31 @@ be_json_str(const json_t *obj, const char *path, const char *key, bool required,
 	}
 	if (!json_is_string(v))
 		return be_err_set(e, code, "%s%s%s: must be a string", path, sep(path), key);
-	if (json_string_length(v) == 0)
-		return be_err_set(e, code, "%s%s%s: must not be empty", path, sep(path), key);
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return be_err_set(e, code, "%s%s%s: contains a NUL character", path, sep(path),
 				  key);
+	if (json_string_length(v) == 0) {
+		if (!required && (mode & BE_JSON_EMPTY_ABSENT))
+			return BE_OK;
+		return be_err_set(e, code, "%s%s%s: must not be empty", path, sep(path), key);
+	}
 	*out = json_string_value(v);
 	return BE_OK;
 }
 
 int
-be_json_uint(const json_t *obj, const char *path, const char *key, bool required,
-	     unsigned long long min, unsigned long long max, unsigned long long *out, int code,
-	     struct be_err *e)
+be_json_str(const json_t *obj, const char *path, const char *key, bool required,
+	    const char **out, int code, struct be_err *e)
 {
-	json_t *v = json_object_get(obj, key);
+	return be_json_str_m(obj, path, key, required, BE_JSON_STRICT, out, code, e);
+}
+
+int
+be_json_uint_m(const json_t *obj, const char *path, const char *key, bool required,
+	       unsigned mode, unsigned long long min, unsigned long long max,
+	       unsigned long long *out, int code, struct be_err *e)
+{
+	const json_t *v = be_json_get(obj, key, mode);
 	json_int_t i;
 
 	if (v == NULL) {
@@ -120,10 +140,18 @@ be_json_uint(const json_t *obj, const char *path, const char *key, bool required
 }
 
 int
-be_json_bool(const json_t *obj, const char *path, const char *key, bool required, bool *out,
-	     int code, struct be_err *e)
+be_json_uint(const json_t *obj, const char *path, const char *key, bool required,
+	     unsigned long long min, unsigned long long max, unsigned long long *out, int code,
+	     struct be_err *e)
 {
-	json_t *v = json_object_get(obj, key);
+	return be_json_uint_m(obj, path, key, required, BE_JSON_STRICT, min, max, out, code, e);
+}
+
+int
+be_json_bool_m(const json_t *obj, const char *path, const char *key, bool required,
+	       unsigned mode, bool *out, int code, struct be_err *e)
+{
+	const json_t *v = be_json_get(obj, key, mode);
 
 	if (v == NULL) {
 		if (required)
@@ -134,6 +162,13 @@ be_json_bool(const json_t *obj, const char *path, const char *key, bool required
 		return be_err_set(e, code, "%s%s%s: must be true or false", path, sep(path), key);
 	*out = json_is_true(v);
 	return BE_OK;
+}
+
+int
+be_json_bool(const json_t *obj, const char *path, const char *key, bool required, bool *out,
+	     int code, struct be_err *e)
+{
+	return be_json_bool_m(obj, path, key, required, BE_JSON_STRICT, out, code, e);
 }
 
 int
@@ -183,10 +218,10 @@ out:
 }
 
 int
-be_json_obj(const json_t *obj, const char *path, const char *key, bool required,
-	    const json_t **out, int code, struct be_err *e)
+be_json_obj_m(const json_t *obj, const char *path, const char *key, bool required,
+	      unsigned mode, const json_t **out, int code, struct be_err *e)
 {
-	json_t *v = json_object_get(obj, key);
+	const json_t *v = be_json_get(obj, key, mode);
 
 	*out = NULL;
 	if (v == NULL) {
@@ -198,4 +233,11 @@ be_json_obj(const json_t *obj, const char *path, const char *key, bool required,
 		return be_err_set(e, code, "%s%s%s: must be an object", path, sep(path), key);
 	*out = v;
 	return BE_OK;
+}
+
+int
+be_json_obj(const json_t *obj, const char *path, const char *key, bool required,
+	    const json_t **out, int code, struct be_err *e)
+{
+	return be_json_obj_m(obj, path, key, required, BE_JSON_STRICT, out, code, e);
 }

@@ -38,6 +38,29 @@ int be_json_strv(const json_t *obj, const char *path, const char *key, bool requ
 int be_json_obj(const json_t *obj, const char *path, const char *key, bool required,
 		const json_t **out, int code, struct be_err *e);
 
+/* Reading modes for the _m readers below (bits).  Clients written in Java or Go send null
+ * (or, from Go, "") for a field they do not set; their wire formats are read with these. */
+enum be_json_mode {
+	BE_JSON_STRICT = 0,		/* as the readers above */
+	BE_JSON_NULL_ABSENT = 1u << 0,	/* a JSON null counts as absent */
+	BE_JSON_EMPTY_ABSENT = 1u << 1,	/* an empty string counts as absent (required: refused
+					 * as empty) */
+};
+
+/* obj[key] (borrowed), or NULL when absent, when obj is not an object, or when it is null
+ * and mode has BE_JSON_NULL_ABSENT. */
+const json_t *be_json_get(const json_t *obj, const char *key, unsigned mode);
+/* As be_json_str / _uint / _bool / _obj, in mode. */
+int be_json_str_m(const json_t *obj, const char *path, const char *key, bool required,
+		  unsigned mode, const char **out, int code, struct be_err *e);
+int be_json_uint_m(const json_t *obj, const char *path, const char *key, bool required,
+		   unsigned mode, unsigned long long min, unsigned long long max,
+		   unsigned long long *out, int code, struct be_err *e);
+int be_json_bool_m(const json_t *obj, const char *path, const char *key, bool required,
+		   unsigned mode, bool *out, int code, struct be_err *e);
+int be_json_obj_m(const json_t *obj, const char *path, const char *key, bool required,
+		  unsigned mode, const json_t **out, int code, struct be_err *e);
+
 void be_strv_free(char **v, size_t n);
 /* strdup that returns NULL for NULL. */
 char *be_strdup(const char *s);

@@ -190,7 +190,8 @@ struct be_ks_csr_req {
 int be_keystore_csr(struct be_keystore *ks, const struct be_ks_key *k,
 		    const struct be_ks_csr_req *r, gnutls_datum_t *pem, struct be_err *e);
 
-/* A CA made of stored key k and its imported certificate, for be_ca_sign(): the
+/* A CA made of stored key k and its imported certificate, the issuer be_issue signs with
+ * under a profile whose issuer is the key store (be_issuer.h): the
  * certificate must be a CA certificate (basicConstraints cA, keyCertSign when keyUsage is
  * present) valid at now; hash is the signature hash (GNUTLS_DIG_UNKNOWN for Ed25519).
  * *out: caller be_ca_free().  BE_E_POLICY with a sentence when k cannot act as a CA. */
@@ -232,7 +233,8 @@ struct be_ks_req {
 	char *policy;			/* the key's policy when the request was made */
 	char *data;			/* the normalised request (JSON) */
 	char *body;			/* what approvers sign (see be_policy_token) */
-	char serial[41];		/* drawn at creation: one request, one serial */
+	char serial[41];		/* unused, empty: be_issue draws the serial when the
+					 * request executes (kept for older catalogues) */
 	char *result;			/* EXECUTED: the certificate, PEM */
 	char *reason;			/* FAILED / REJECTED / EXPIRED / CANCELLED: why */
 	struct be_ks_decision *dec;	/* in the order they were recorded */

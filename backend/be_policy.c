@@ -2,10 +2,11 @@
  * Approval policies, approver signatures, and the TSB certificate flows: signing a CSR with
  * a stored CA key at once or after a quorum of approvals (see be_policy.h for the rules).
  *
- * Exactly one certificate per request: the serial is drawn when the request is recorded,
- * only the transaction that completes a quorum moves it to APPROVED, execution runs under a
- * process-wide mutex, and the certificate store refuses a second certificate with the same
- * issuer and serial (another process racing gets BE_E_CONFLICT and takes the recorded one).
+ * Every certificate is issued by be_issue (a fresh serial for each attempt).  Exactly one
+ * certificate per request: only the transaction that completes a quorum moves it to
+ * APPROVED; execution runs under a process-wide mutex, only from APPROVED, and issues
+ * against the request's record in the certificate store, which one certificate completes
+ * (store_claim), so a repeat after a crash or from another process takes that one.
  */
 #include "config.h"
 
@@ -33,92 +34,13 @@
 
 static pthread_mutex_t exec_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* ---------------------------------------------------------------- TSB JSON */
+/* Policies arrive in TSB's JSON, where Java and Go clients send null or "" for "not set". */
+#define JM (BE_JSON_NULL_ABSENT | BE_JSON_EMPTY_ABSENT)
 
 static const char *
 sep(const char *path)
 {
 	return path[0] != '\0' ? "." : "";
-}
-
-const json_t *
-be_tsb_json_get(const json_t *o, const char *key)
-{
-	const json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
-
-	return v != NULL && !json_is_null(v) ? v : NULL;
-}
-
-int
-be_tsb_json_str(const json_t *o, const char *path, const char *key, bool required,
-		const char **out, struct be_err *e)
-{
-	const json_t *v = be_tsb_json_get(o, key);
-
-	*out = NULL;
-	if (v == NULL)
-		return required ? be_err_set(e, M, "%s%s%s: required", path, sep(path), key) :
-		       BE_OK;
-	if (!json_is_string(v))
-		return be_err_set(e, M, "%s%s%s: must be a string", path, sep(path), key);
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return be_err_set(e, M, "%s%s%s: contains a NUL character", path, sep(path), key);
-	if (json_string_length(v) == 0)
-		return required ? be_err_set(e, M, "%s%s%s: must not be empty", path, sep(path),
-					     key) : BE_OK;
-	*out = json_string_value(v);
-	return BE_OK;
-}
-
-int
-be_tsb_json_uint(const json_t *o, const char *path, const char *key, bool required,
-		 unsigned long long min, unsigned long long max, unsigned long long *out,
-		 struct be_err *e)
-{
-	const json_t *v = be_tsb_json_get(o, key);
-	json_int_t i;
-
-	if (v == NULL)
-		return required ? be_err_set(e, M, "%s%s%s: required", path, sep(path), key) :
-		       BE_OK;
-	if (!json_is_integer(v))
-		return be_err_set(e, M, "%s%s%s: must be an integer", path, sep(path), key);
-	i = json_integer_value(v);
-	if (i < 0 || (unsigned long long)i < min || (unsigned long long)i > max)
-		return be_err_set(e, M, "%s%s%s: must be between %llu and %llu", path, sep(path),
-				  key, min, max);
-	*out = (unsigned long long)i;
-	return BE_OK;
-}
-
-int
-be_tsb_json_bool(const json_t *o, const char *path, const char *key, bool *out,
-		 struct be_err *e)
-{
-	const json_t *v = be_tsb_json_get(o, key);
-
-	if (v == NULL)
-		return BE_OK;
-	if (!json_is_boolean(v))
-		return be_err_set(e, M, "%s%s%s: must be true or false", path, sep(path), key);
-	*out = json_is_true(v);
-	return BE_OK;
-}
-
-int
-be_tsb_json_obj(const json_t *o, const char *path, const char *key, bool required,
-		const json_t **out, struct be_err *e)
-{
-	const json_t *v = be_tsb_json_get(o, key);
-
-	*out = NULL;
-	if (v == NULL)
-		return required ? be_err_set(e, M, "%s%s%s: required", path, sep(path), key) :
-		       BE_OK;
-	if (!json_is_object(v))
-		return be_err_set(e, M, "%s%s%s: must be an object", path, sep(path), key);
-	*out = v;
-	return BE_OK;
 }
 
 /* ---------------------------------------------------------------- time */
@@ -477,7 +399,7 @@ name_dup(const json_t *o, const char *path, const char *key, char **out, struct 
 	int rc;
 
 	*out = NULL;
-	if ((rc = be_tsb_json_str(o, path, key, false, &s, e)) != BE_OK)
+	if ((rc = be_json_str_m(o, path, key, false, JM, &s, M, e)) != BE_OK)
 		return rc;
 	if (s == NULL)
 		return BE_OK;
@@ -500,7 +422,7 @@ parse_approver(const json_t *j, const char *path, struct be_approver *a, struct 
 	int rc;
 
 	if ((rc = be_json_keys(j, path, keys, M, e)) != BE_OK ||
-	    (rc = be_tsb_json_str(j, path, "type", true, &type, e)) != BE_OK ||
+	    (rc = be_json_str_m(j, path, "type", true, JM, &type, M, e)) != BE_OK ||
 	    (rc = name_dup(j, path, "name", &a->name, e)) != BE_OK)
 		goto out;
 	if (strcmp(type, "public_key") == 0) {
@@ -515,7 +437,7 @@ parse_approver(const json_t *j, const char *path, struct be_approver *a, struct 
 		rc = be_err_set(e, M, "%s.type: must be public_key or certificate", path);
 		goto out;
 	}
-	if ((rc = be_tsb_json_str(j, path, "value", true, &value, e)) != BE_OK)
+	if ((rc = be_json_str_m(j, path, "value", true, JM, &value, M, e)) != BE_OK)
 		goto out;
 	if ((rc = be_approver_parse(a->type == BE_APPROVER_PUBLIC_KEY ? value : NULL,
 				    a->type == BE_APPROVER_CERTIFICATE ? value : NULL, NULL,
@@ -550,10 +472,10 @@ parse_group(const json_t *j, const char *path, struct be_policy_group *g, struct
 
 	if ((rc = be_json_keys(j, path, keys, M, e)) != BE_OK ||
 	    (rc = name_dup(j, path, "name", &g->name, e)) != BE_OK ||
-	    (rc = be_tsb_json_uint(j, path, "quorum", true, 1, POLICY_MAX_APPROVERS, &q, e)) !=
+	    (rc = be_json_uint_m(j, path, "quorum", true, JM, 1, POLICY_MAX_APPROVERS, &q, M, e)) !=
 	    BE_OK)
 		return rc;
-	arr = be_tsb_json_get(j, "approvals");
+	arr = be_json_get(j, "approvals", JM);
 	if (arr == NULL || !json_is_array(arr) || json_array_size(arr) == 0 ||
 	    json_array_size(arr) > POLICY_MAX_APPROVERS)
 		return be_err_set(e, M, "%s.approvals: must be an array of 1 to %d approvers", path,
@@ -591,16 +513,16 @@ parse_token(const json_t *j, const char *path, struct be_policy_token *t, struct
 	    (rc = name_dup(j, path, "name", &t->name, e)) != BE_OK)
 		return rc;
 	v = 0;
-	if ((rc = be_tsb_json_uint(j, path, "timelock", false, 0, POLICY_MAX_SECONDS, &v, e)) !=
+	if ((rc = be_json_uint_m(j, path, "timelock", false, JM, 0, POLICY_MAX_SECONDS, &v, M, e)) !=
 	    BE_OK)
 		return rc;
 	t->timelock = (unsigned)v;
 	v = 0;
-	if ((rc = be_tsb_json_uint(j, path, "timeout", false, 0, POLICY_MAX_SECONDS, &v, e)) !=
+	if ((rc = be_json_uint_m(j, path, "timeout", false, JM, 0, POLICY_MAX_SECONDS, &v, M, e)) !=
 	    BE_OK)
 		return rc;
 	t->timeout = (unsigned)v;
-	arr = be_tsb_json_get(j, "groups");
+	arr = be_json_get(j, "groups", JM);
 	if (arr == NULL)
 		return BE_OK;
 	if (!json_is_array(arr) || json_array_size(arr) > POLICY_MAX_GROUPS)
@@ -636,7 +558,7 @@ parse_rule(const json_t *j, const char *path, struct be_policy_token **out, size
 	*n = 0;
 	if ((rc = be_json_keys(j, path, keys, M, e)) != BE_OK)
 		goto out;
-	arr = be_tsb_json_get(j, "tokens");
+	arr = be_json_get(j, "tokens", JM);
 	if (arr == NULL)
 		goto out;
 	if (!json_is_array(arr) || json_array_size(arr) > POLICY_MAX_TOKENS) {
@@ -723,12 +645,12 @@ be_policy_parse(const json_t *j, const char *path, struct be_policy **out, struc
 	if ((rc = be_json_keys(j, path, keys, M, e)) != BE_OK)
 		goto out;
 	snprintf(sub, sizeof(sub), "%s%sruleUse", path, sep(path));
-	if ((rc = be_tsb_json_obj(j, path, "ruleUse", false, &o, e)) != BE_OK ||
+	if ((rc = be_json_obj_m(j, path, "ruleUse", false, JM, &o, M, e)) != BE_OK ||
 	    (o != NULL && (rc = parse_rule(o, sub, &p->tokens, &p->n_tokens, e)) != BE_OK))
 		goto out;
 	for (i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
 		snprintf(sub, sizeof(sub), "%s%s%s", path, sep(path), other[i]);
-		if ((rc = be_tsb_json_obj(j, path, other[i], false, &o, e)) != BE_OK)
+		if ((rc = be_json_obj_m(j, path, other[i], false, JM, &o, M, e)) != BE_OK)
 			goto out;
 		if (o == NULL)
 			continue;
@@ -740,13 +662,13 @@ be_policy_parse(const json_t *j, const char *path, struct be_policy **out, struc
 		n = 0;
 	}
 	snprintf(sub, sizeof(sub), "%s%skeyStatus", path, sep(path));
-	if ((rc = be_tsb_json_obj(j, path, "keyStatus", false, &o, e)) != BE_OK)
+	if ((rc = be_json_obj_m(j, path, "keyStatus", false, JM, &o, M, e)) != BE_OK)
 		goto out;
 	if (o != NULL) {
 		static const char *const ks[] = { "blocked", NULL };
 
 		if ((rc = be_json_keys(o, sub, ks, M, e)) != BE_OK ||
-		    (rc = be_tsb_json_bool(o, sub, "blocked", &p->blocked, e)) != BE_OK)
+		    (rc = be_json_bool_m(o, sub, "blocked", false, JM, &p->blocked, M, e)) != BE_OK)
 			goto out;
 	}
 	*out = p;
@@ -1033,134 +955,67 @@ op_audit(const struct be_tsb_env *env, const struct be_op_ctx *op, const char *l
 		(void)be_store_audit(env->ctx->store, &a, NULL);
 }
 
-/* The certificate content rules (be_policy.h), checked against key k and CA ca. */
+/* Has stored key is->key sign the certificate is describes, through be_issue under the
+ * key-store profile (or, check_only, checks it would: the request then waits for the key's
+ * approvals).  principal asked for it; store_request (0: none) is the store's record it
+ * completes (store_claim).  *audited tells whether be_issue audited the outcome.
+ * *der (not for check_only) gnutls_malloc()ed. */
 static int
-content_check(const struct be_tsb_env *env, struct issue *is, const struct be_ca *ca,
-	      struct be_err *e)
+issue_run(const struct be_tsb_env *env, const struct be_op_ctx *op, const struct issue *is,
+	  const char *principal, int64_t store_request, bool check_only, gnutls_datum_t *der,
+	  bool *audited, struct be_err *e)
 {
-	unsigned crit = 0, is_ca = 0;
-	int pathlen = -1, x;
-	unsigned max = is->ca ? env->max_ca_days : env->max_days;
-
-	if (is->ca) {
-		x = gnutls_x509_crt_get_basic_constraints(ca->crt, &crit, &is_ca, &pathlen);
-		if (x >= 0 && pathlen == 0)
-			return be_err_set(e, BE_E_POLICY, "certificateAuthority: key %s's certificate "
-					  "has pathLenConstraint 0 and may not issue CA certificates "
-					  "(RFC 5280 4.2.1.9)", is->key->label);
-		is->key_usage |= GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN;
-	} else if (is->key_usage & (GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN)) {
-		return be_err_set(e, BE_E_POLICY, "keyUsage: KEY_CERT_SIGN and CRL_SIGN need "
-				  "certificateAuthority true");
-	}
-	if (is->csr->key.alg != BE_KEY_RSA &&
-	    (is->key_usage & (GNUTLS_KEY_KEY_ENCIPHERMENT | GNUTLS_KEY_DATA_ENCIPHERMENT)))
-		return be_err_set(e, BE_E_POLICY, "keyUsage: KEY_ENCIPHERMENT and "
-				  "DATA_ENCIPHERMENT need an RSA key in the CSR (RFC 5480 3, "
-				  "RFC 8410 5)");
-	if (is->csr->key.alg != BE_KEY_EC &&
-	    (is->key_usage & (GNUTLS_KEY_KEY_AGREEMENT | GNUTLS_KEY_ENCIPHER_ONLY |
-			      GNUTLS_KEY_DECIPHER_ONLY)))
-		return be_err_set(e, BE_E_POLICY, "keyUsage: KEY_AGREEMENT needs an EC key in the "
-				  "CSR (RFC 5480 3)");
-	if (is->days == 0)
-		is->days = env->default_days;
-	if (is->days > max)
-		return be_err_set(e, BE_E_POLICY, "validity: %u days exceeds the %u days allowed "
-				  "for %s certificates", is->days, max,
-				  is->ca ? "CA" : "end-entity");
-	if (is->subject.n == 0 && is->csr->sans.n == 0)
-		return be_err_set(e, BE_E_POLICY, "the certificate would have neither a subject nor "
-				  "a subjectAltName (RFC 5280 4.1.2.6): give commonName");
-	return BE_OK;
-}
-
-/* Signs is with ca and commits it to the certificate store with its audit entry. */
-static int
-issue_sign(const struct be_tsb_env *env, const struct be_op_ctx *op, struct issue *is,
-	   const struct be_ca *ca, const unsigned char *serial, size_t serial_len,
-	   const char *principal, const char *why, gnutls_datum_t *der, struct be_err *e)
-{
-	struct be_tbs tbs;
-	struct be_cert_rec rec, *found = NULL;
-	struct be_audit_rec a;
-	unsigned crit = 0, is_ca = 0;
-	int pathlen = -1;
-	char serial_hex[41], profile[BE_KS_LABEL_MAX + 8], *subj = NULL;
-	time_t now = time(NULL);
+	struct be_request req;
+	struct be_result res;
+	struct be_ext_request ext;
+	struct be_ca *ca = NULL;
 	int rc;
 
-	der->data = NULL;
-	der->size = 0;
-	memset(&tbs, 0, sizeof(tbs));
-	memset(&rec, 0, sizeof(rec));
-	memcpy(tbs.serial, serial, serial_len);
-	tbs.serial_len = serial_len;
-	tbs.subject = &is->subject;
-	tbs.sans = &is->csr->sans;
-	tbs.pubkey = is->csr->pubkey;
-	tbs.not_before = now - 60;
-	tbs.not_after = now + (time_t)is->days * 86400;
-	if (tbs.not_after > ca->not_after)
-		tbs.not_after = ca->not_after;
-	tbs.key_usage = is->key_usage;
-	tbs.eku = is->eku;
-	tbs.n_eku = is->n_eku;
-	tbs.is_ca = is->ca;
-	tbs.path_len = -1;
-	if (is->ca && gnutls_x509_crt_get_basic_constraints(ca->crt, &crit, &is_ca, &pathlen) >= 0 &&
-	    pathlen > 0)
-		tbs.path_len = pathlen - 1;
-	if ((subj = be_name_to_string(&is->subject)) == NULL) {
-		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+	memset(&req, 0, sizeof(req));
+	memset(&res, 0, sizeof(res));
+	*audited = false;
+	if (env->profile == NULL) {
+		rc = be_err_set(e, BE_E_UNAVAILABLE, "no profile for certificates signed with "
+				"stored keys is configured");
 		goto out;
 	}
-	if ((rc = be_ca_sign(ca, &tbs, der, e)) != BE_OK)
+	if ((rc = be_keystore_ca(env->ks, is->key, is->hash, time(NULL), &ca, e)) != BE_OK)
 		goto out;
-	be_serial_hex(serial, serial_len, serial_hex, sizeof(serial_hex));
-	snprintf(profile, sizeof(profile), "tsb:%s", is->key->label);
-	snprintf(rec.issuer, sizeof(rec.issuer), "%s", ca->id);
-	snprintf(rec.serial, sizeof(rec.serial), "%s", serial_hex);
-	rec.subject = subj;
-	rec.profile = profile;
-	rec.principal = (char *)(uintptr_t)principal;
-	rec.not_before = (int64_t)tbs.not_before;
-	rec.not_after = (int64_t)tbs.not_after;
-	rec.der = *der;
-	memset(&a, 0, sizeof(a));
-	a.request_id = op->request_id;
-	a.adapter = op->adapter;
-	a.operation = op->operation;
-	a.principal = op->principal.name;
-	a.profile = profile;
-	a.peer = op->peer;
-	a.outcome = "issued";
-	a.reason = why;
-	a.serial = serial_hex;
-	rc = be_store_cert_insert(env->ctx->store, &rec, &a, e);
-	if (rc == BE_E_CONFLICT) {
-		/* Executed already by another process: the recorded certificate is the one. */
-		be_err_clear(e);
-		be_datum_free(der);
-		if ((rc = be_store_cert_get(env->ctx->store, ca->id, serial_hex, &found, e)) != BE_OK)
-			goto out;
-		der->data = found->der.data;
-		der->size = found->der.size;
-		found->der.data = NULL;
-		found->der.size = 0;
-	}
+	ext.ca = is->ca;
+	ext.key_usage = is->key_usage;
+	ext.eku = is->eku;
+	ext.n_eku = is->n_eku;
+	req.adapter = op->adapter;
+	req.operation = op->operation;
+	req.request_id = op->request_id;
+	req.peer = op->peer;
+	req.profile = env->profile;
+	/* The key operator who asked, also when an approver's decision executes it. */
+	req.principal.name = principal;
+	req.principal.roles = BE_ROLE_KEY_OP;
+	req.csr = is->csr;
+	req.subject = &is->subject;
+	req.validity_days = is->days;
+	req.issuer = ca;
+	req.ext = &ext;
+	req.check_only = check_only;
+	req.approved_request = store_request;
+	*audited = true;
+	if ((rc = be_issue(env->ctx, &req, &res, e)) != BE_OK || check_only)
+		goto out;
+	*der = res.cert;
+	res.cert.data = NULL;
+	res.cert.size = 0;
 out:
-	if (rc != BE_OK)
-		be_datum_free(der);
-	be_cert_rec_free(found);
-	free(subj);
+	be_result_clear(&res);
+	be_ca_free(ca);
 	return rc;
 }
 
 /* Loads key, password, CSR and content of r into is; every refusal named. */
 static int
 prepare(const struct be_tsb_env *env, const struct be_tsb_sign *r, struct issue *is,
-	struct be_policy **policy, struct be_ca **ca, struct be_err *e)
+	struct be_policy **policy, struct be_err *e)
 {
 	struct be_policy *p = NULL;
 	size_t i;
@@ -1168,7 +1023,6 @@ prepare(const struct be_tsb_env *env, const struct be_tsb_sign *r, struct issue 
 
 	memset(is, 0, sizeof(*is));
 	*policy = NULL;
-	*ca = NULL;
 	if ((rc = be_ks_label_check(r->key_label, e)) != BE_OK ||
 	    (rc = be_keystore_key_get(env->ks, r->key_label, &is->key, e)) != BE_OK ||
 	    (rc = be_keystore_key_auth(env->ks, is->key, r->key_password, e)) != BE_OK)
@@ -1218,17 +1072,10 @@ prepare(const struct be_tsb_env *env, const struct be_tsb_sign *r, struct issue 
 			is->n_eku = i + 1;
 		}
 	}
-	if ((rc = be_keystore_ca(env->ks, is->key, is->hash, time(NULL), ca, e)) != BE_OK ||
-	    (rc = content_check(env, is, *ca, e)) != BE_OK)
-		goto out;
 	*policy = p;
 	p = NULL;
 out:
 	be_policy_free(p);
-	if (rc != BE_OK) {
-		be_ca_free(*ca);
-		*ca = NULL;
-	}
 	return rc;
 }
 
@@ -1244,33 +1091,25 @@ be_policy_sign_now(const struct be_tsb_env *env, const struct be_op_ctx *op,
 {
 	struct issue is;
 	struct be_policy *p = NULL;
-	struct be_ca *ca = NULL;
 	struct be_err local = { 0, "" };
-	unsigned char serial[20];
-	size_t slen = 0;
-	char why[96 + BE_KS_LABEL_MAX];
+	bool audited = false;
 	int rc;
 
 	if (e == NULL)
 		e = &local;
 	der->data = NULL;
 	der->size = 0;
-	if ((rc = prepare(env, r, &is, &p, &ca, e)) != BE_OK)
+	if ((rc = prepare(env, r, &is, &p, e)) != BE_OK)
 		goto out;
 	if (be_policy_needs_approval(p)) {
 		rc = be_err_set(e, BE_E_STATE, "key %s has an approval policy: ask with "
 				"/v1/certificate/sign and wait for the approvals", r->key_label);
 		goto out;
 	}
-	snprintf(why, sizeof(why), "signed by key %s (no approval policy)", r->key_label);
-	if ((rc = be_serial_new(serial, &slen, e)) != BE_OK ||
-	    (rc = issue_sign(env, op, &is, ca, serial, slen, op->principal.name, why, der, e)) !=
-	    BE_OK)
-		goto out;
+	rc = issue_run(env, op, &is, op->principal.name, 0, false, der, &audited, e);
 out:
-	if (rc != BE_OK)
+	if (rc != BE_OK && !audited)
 		op_audit(env, op, label_or(r), "refused", e->msg, NULL);
-	be_ca_free(ca);
 	be_policy_free(p);
 	issue_clear(&is);
 	return rc;
@@ -1415,29 +1254,6 @@ out:
 	return rc;
 }
 
-static int
-hex_to_bytes(const char *hex, unsigned char *out, size_t cap, size_t *len)
-{
-	size_t n = strlen(hex), i;
-
-	if (n == 0 || n % 2 != 0 || n / 2 > cap)
-		return -1;
-	for (i = 0; i < n / 2; i++) {
-		unsigned hi, lo;
-		char c = hex[2 * i], d = hex[2 * i + 1];
-
-		hi = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ?
-		     (unsigned)(c - 'a' + 10) : 16;
-		lo = d >= '0' && d <= '9' ? (unsigned)(d - '0') : d >= 'a' && d <= 'f' ?
-		     (unsigned)(d - 'a' + 10) : 16;
-		if (hi > 15 || lo > 15)
-			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	*len = n / 2;
-	return 0;
-}
-
 struct eval_arg {
 	bool cancel;
 };
@@ -1467,34 +1283,71 @@ eval_cb(const struct be_ks_req *r, int64_t now, int64_t *ready_at, const char **
 	return (int)s;
 }
 
-static const char *
-approvals_text(const struct be_ks_req *r, char *buf, size_t len)
+/* The certificate store's record of executing request r: an APPROVED request of the
+ * key-store profile whose idempotency key is r's id.  The certificate is issued against it
+ * (be_issue approved_request), and the store lets one certificate complete it; so an
+ * execution repeated after a crash, or by another process at the same time, finds the
+ * certificate already issued for r (*cert, caller be_cert_rec_free()) and signs no second.
+ * Otherwise *store_id is the record to issue against. */
+static int
+store_claim(const struct be_tsb_env *env, const struct be_ks_req *r, int64_t *store_id,
+	    struct be_cert_rec **cert, struct be_err *e)
 {
-	size_t i, yes = 0;
+	struct be_req_rec rec, *found = NULL;
+	char idem[BE_KS_ID_LEN + 8];
+	int rc = BE_OK, tries;
 
-	for (i = 0; i < r->n_dec; i++)
-		if (r->dec[i].approve)
-			yes++;
-	snprintf(buf, len, "request %s by %s, signed by key %s after %zu approval%s", r->id,
-		 r->principal != NULL ? r->principal : "(unknown)", r->key_label, yes,
-		 yes == 1 ? "" : "s");
-	return buf;
+	*store_id = 0;
+	*cert = NULL;
+	if (env->profile == NULL || env->ctx->store == NULL)
+		return BE_OK;	/* issue_run refuses */
+	snprintf(idem, sizeof(idem), "tsb:%s", r->id);
+	for (tries = 0; tries < 2; tries++) {
+		if ((rc = be_store_req_find(env->ctx->store, env->profile->name, idem, &found,
+					    e)) != BE_E_NOTFOUND)
+			break;
+		be_err_clear(e);
+		memset(&rec, 0, sizeof(rec));
+		rec.profile = env->profile->name;
+		rec.principal = r->principal;
+		rec.adapter = (char *)(uintptr_t)"tsb";
+		rec.idem_key = idem;
+		rec.status = BE_REQ_APPROVED;
+		rc = be_store_req_insert(env->ctx->store, &rec, NULL, e);
+		if (rc != BE_E_CONFLICT) {
+			*store_id = rec.id;
+			goto out;
+		}
+		be_err_clear(e);	/* recorded at the same time elsewhere: find it */
+	}
+	if (rc != BE_OK)
+		goto out;
+	if (found->status == BE_REQ_ISSUED)
+		rc = be_store_cert_get_id(env->ctx->store, found->cert_id, cert, e);
+	else if (found->status == BE_REQ_APPROVED)
+		*store_id = found->id;
+	else
+		rc = be_err_set(e, BE_E_STATE, "request %s: its record in the certificate store is "
+				"%s", r->id, be_req_status_name(found->status));
+out:
+	be_req_rec_free(found);
+	return rc;
 }
 
-/* Issues an APPROVED request whose timelock has passed; once per request. */
+/* Issues an APPROVED request whose timelock has passed; once per request (under exec_mu,
+ * only from APPROVED, and against its record in the certificate store: store_claim). */
 static int
 execute(const struct be_tsb_env *env, const struct be_op_ctx *op, const char *id,
 	struct be_err *e)
 {
 	struct be_ks_req *r = NULL;
 	struct issue is;
-	struct be_ca *ca = NULL;
 	gnutls_datum_t der = { NULL, 0 }, pem = { NULL, 0 };
-	unsigned char serial[20];
-	size_t slen = 0;
-	char why[BE_KS_LABEL_MAX + 160];
 	int64_t now = (int64_t)time(NULL);
 	struct be_err ie = { 0, "" };
+	struct be_cert_rec *done = NULL;
+	int64_t sid = 0;
+	bool audited = false;
 	int rc;
 
 	memset(&is, 0, sizeof(is));
@@ -1503,16 +1356,26 @@ execute(const struct be_tsb_env *env, const struct be_op_ctx *op, const char *id
 		goto out;
 	if (r->status != BE_KS_APPROVED || r->ready_at > now)
 		goto out;
-	if (hex_to_bytes(r->serial, serial, sizeof(serial), &slen) != 0) {
-		rc = be_err_set(&ie, BE_E_STORE, "request %s: damaged serial", id);
-		goto fail;
-	}
 	if ((rc = request_issue(env, r, &is, &ie)) != BE_OK ||
-	    (rc = be_keystore_ca(env->ks, is.key, is.hash, (time_t)now, &ca, &ie)) != BE_OK ||
-	    (rc = content_check(env, &is, ca, &ie)) != BE_OK ||
-	    (rc = issue_sign(env, op, &is, ca, serial, slen, r->principal,
-			     approvals_text(r, why, sizeof(why)), &der, &ie)) != BE_OK)
+	    (rc = store_claim(env, r, &sid, &done, &ie)) != BE_OK)
 		goto fail;
+	if (done == NULL) {
+		rc = issue_run(env, op, &is, r->principal, sid, false, &der, &audited, &ie);
+		/* Completed by another process meanwhile: its certificate is the one. */
+		if (rc == BE_E_STATE) {
+			be_err_clear(&ie);
+			if ((rc = store_claim(env, r, &sid, &done, &ie)) == BE_OK && done == NULL)
+				rc = be_err_set(&ie, BE_E_STATE, "request %s: its record in the "
+						"certificate store is not issued", id);
+		}
+		if (rc != BE_OK)
+			goto fail;
+	}
+	if (done != NULL) {
+		der = done->der;
+		done->der.data = NULL;
+		done->der.size = 0;
+	}
 	if ((rc = be_encode_pem_certs(&der, 1, &pem, &ie)) != BE_OK)
 		goto fail;
 	rc = be_keystore_req_finish(env->ks, id, BE_KS_APPROVED, BE_KS_EXECUTED,
@@ -1522,20 +1385,25 @@ execute(const struct be_tsb_env *env, const struct be_op_ctx *op, const char *id
 	goto out;
 fail:
 	/* Transient failures leave it APPROVED for the next look; others fail it for good. */
-	if (rc == BE_E_UNAVAILABLE || rc == BE_E_NOMEM || rc == BE_E_STORE) {
+	if (rc == BE_E_UNAVAILABLE || rc == BE_E_NOMEM || rc == BE_E_STORE ||
+	    rc == BE_E_CONFLICT) {
 		rc = be_err_set(e, rc, "%s", ie.msg);
 		goto out;
 	}
-	op_audit(env, op, r->key_label, "failed", ie.msg, r->serial);
+	op_audit(env, op, r->key_label, "failed", ie.msg, NULL);
+	/* Its record in the certificate store fails with it: no front end may issue it. */
+	if (sid != 0)
+		(void)be_store_req_transition(env->ctx->store, sid, BE_REQ_APPROVED, BE_REQ_FAILED,
+					      ie.msg, NULL, NULL);
 	rc = be_keystore_req_finish(env->ks, id, BE_KS_APPROVED, BE_KS_FAILED, NULL, ie.msg, now,
 				    e);
 	if (rc == BE_E_STATE)
 		rc = BE_OK;
 out:
 	pthread_mutex_unlock(&exec_mu);
+	be_cert_rec_free(done);
 	be_datum_free(&pem);
 	be_datum_free(&der);
-	be_ca_free(ca);
 	issue_clear(&is);
 	be_ks_req_free(r);
 	return rc;
@@ -1547,31 +1415,29 @@ be_policy_request_new(const struct be_tsb_env *env, const struct be_op_ctx *op,
 {
 	struct issue is;
 	struct be_policy *p = NULL;
-	struct be_ca *ca = NULL;
 	struct be_ks_req req;
 	struct be_ks_req *after = NULL;
 	struct be_err local = { 0, "" };
-	unsigned char serial[20];
-	size_t slen = 0;
 	char reason[BE_KS_LABEL_MAX + 96];
-	bool recorded = false;
+	bool recorded = false, audited = false;
 	int rc;
 
 	if (e == NULL)
 		e = &local;
 	id[0] = '\0';
 	memset(&req, 0, sizeof(req));
-	if ((rc = prepare(env, r, &is, &p, &ca, e)) != BE_OK)
+	/* Everything that can refuse the certificate is checked now, not after the approvals. */
+	if ((rc = prepare(env, r, &is, &p, e)) != BE_OK ||
+	    (rc = issue_run(env, op, &is, op->principal.name, 0, true, NULL, &audited, e)) !=
+	    BE_OK)
 		goto out;
+	audited = false;
 	req.key_label = is.key->label;
 	snprintf(req.key_uid, sizeof(req.key_uid), "%s", is.key->uid);
 	req.principal = (char *)(uintptr_t)op->principal.name;
 	req.status = BE_KS_PENDING;
 	req.created_at = (int64_t)time(NULL);
 	req.policy = is.key->policy;
-	if ((rc = be_serial_new(serial, &slen, e)) != BE_OK)
-		goto out;
-	be_serial_hex(serial, slen, req.serial, sizeof(req.serial));
 	if ((rc = request_texts(r, &is, op->principal.name, req.created_at, &req.data, &req.body,
 				e)) != BE_OK ||
 	    (rc = be_keystore_req_insert(env->ks, &req, e)) != BE_OK)
@@ -1588,12 +1454,11 @@ be_policy_request_new(const struct be_tsb_env *env, const struct be_op_ctx *op,
 	if (after->status == BE_KS_APPROVED)
 		rc = execute(env, op, req.id, e);
 out:
-	if (rc != BE_OK && !recorded)
+	if (rc != BE_OK && !recorded && !audited)
 		op_audit(env, op, label_or(r), "refused", e->msg, NULL);
 	be_ks_req_free(after);
 	free(req.data);
 	free(req.body);
-	be_ca_free(ca);
 	be_policy_free(p);
 	issue_clear(&is);
 	return rc;

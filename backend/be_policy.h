@@ -14,24 +14,14 @@
  * approvalToBeSigned (be_policy_token); a rejection signs the task's rejectionToBeSigned.
  * The verifying key is the one in the policy, never one the caller supplies.
  *
- * The certificate a stored CA key signs follows these rules (the key operator asks, within
- * them; nothing else of the CSR is copied):
- *   - the signing key has the sign attribute, an imported CA certificate (basicConstraints
- *     cA, keyCertSign when keyUsage is present) valid now, and the signature algorithm fits
- *     its type;
- *   - the CSR's self-signature verifies (RFC 2986 proof of possession) and its key is RSA
- *     2048..8192, EC P-256/384/521 or Ed25519;
- *   - subject: CN = commonName when given, else the CSR's validated subject; the CSR's
- *     validated subjectAltNames are kept;
- *   - keyUsage and extendedKeyUsage as asked; keyCertSign / cRLSign only with
- *     certificateAuthority, keyEncipherment / dataEncipherment only for RSA subject keys,
- *     keyAgreement / encipherOnly / decipherOnly only for EC;
- *   - certificateAuthority true: basicConstraints cA with pathLen one less than the
- *     issuer's (refused when the issuer's is 0), keyCertSign and cRLSign added;
- *   - validity: the request's days, default default_days, at most max_days (max_ca_days for
- *     CA certificates), and never past the issuer's notAfter; notBefore one minute back;
- *   - a 128-bit random serial, and the certificate is committed to the certificate store
- *     with its audit entry (profile "tsb:<label>") before it is returned.
+ * The certificate a stored CA key signs is issued by be_issue under the key-store profile
+ * (be_tsb_env.profile: "issuer": "keystore", "extensions": "request"), like every other
+ * certificate; be_issuer.h has the rules the profile bounds.  Here: the signing key has the
+ * sign attribute, an imported CA certificate valid now (be_keystore_ca), and the signature
+ * algorithm fits its type; subject CN = commonName when given, else the CSR's validated
+ * subject; keyUsage, extendedKeyUsage, certificateAuthority and validity as asked, within
+ * the profile.  A request that waits for approvals is checked in full when it is made
+ * (be_request.check_only), and issued, with a fresh serial, when they are complete.
  */
 #ifndef CERTGATE_BE_POLICY_H
 #define CERTGATE_BE_POLICY_H
@@ -41,22 +31,6 @@
 #include "be.h"
 #include "be_issue.h"
 #include "be_keystore.h"
-
-/* ---------------------------------------------------------------- TSB JSON */
-
-/* Reading TSB request bodies: as be_json_str / _uint / _bool / _obj, except that a JSON null
- * counts as absent (TSB's Java clients send null for "not set").  Errors are BE_E_MALFORMED
- * naming path.key.  be_tsb_json_get returns the value or NULL for absent and null. */
-const json_t *be_tsb_json_get(const json_t *o, const char *key);
-int be_tsb_json_str(const json_t *o, const char *path, const char *key, bool required,
-		    const char **out, struct be_err *e);
-int be_tsb_json_uint(const json_t *o, const char *path, const char *key, bool required,
-		     unsigned long long min, unsigned long long max, unsigned long long *out,
-		     struct be_err *e);
-int be_tsb_json_bool(const json_t *o, const char *path, const char *key, bool *out,
-		     struct be_err *e);
-int be_tsb_json_obj(const json_t *o, const char *path, const char *key, bool required,
-		    const json_t **out, struct be_err *e);
 
 /* ---------------------------------------------------------------- policies */
 
@@ -155,10 +129,11 @@ void be_time_format(int64_t t, char *buf, size_t len);
 
 /* What the flows work with; all borrowed. */
 struct be_tsb_env {
-	struct be_ctx *ctx;		/* certificate store and audit */
+	struct be_ctx *ctx;		/* be_issue: certificate store and audit */
 	struct be_keystore *ks;
-	unsigned default_days;		/* certificate validity when a request names none */
-	unsigned max_days, max_ca_days;
+	const struct be_profile *profile;	/* of the certificates stored keys sign: issuer
+						 * "keystore", extensions "request"; NULL:
+						 * signing is refused */
 };
 
 /* A key operator's request to have a stored key sign a CSR. */

@@ -67,6 +67,7 @@ static const struct {
 	{ "emailProtection", "1.3.6.1.5.5.7.3.4" },
 	{ "timeStamping", "1.3.6.1.5.5.7.3.8" },
 	{ "OCSPSigning", "1.3.6.1.5.5.7.3.9" },
+	{ "anyExtendedKeyUsage", "2.5.29.37.0" },	/* RFC 5280 4.2.1.12 */
 };
 
 int
@@ -457,7 +458,7 @@ parse_one(struct be_profile *p, const char *name, const json_t *o, struct be_ca 
 		"server_key_type", "server_keygen", "client_keys", "key_usage",
 		"extended_key_usage", "ca_certificate", "path_len", "subject", "san", "outputs",
 		"pkcs12", "approvals", "allow", "keep_key", "distribution", "drop_dir",
-		"pop_linking", NULL
+		"pop_linking", "issuer", "extensions", "max_ca_validity_days", NULL
 	};
 	char path[128];
 	const char *s = NULL;
@@ -474,13 +475,28 @@ parse_one(struct be_profile *p, const char *name, const json_t *o, struct be_ca 
 		return rc;
 	if (s != NULL && (p->description = strdup(s)) == NULL)
 		return be_err_set(e, BE_E_NOMEM, "out of memory");
-	if ((rc = be_json_str(o, path, "ca", true, &s, C, e)) != BE_OK)
+	if ((rc = be_json_str(o, path, "issuer", false, &s, C, e)) != BE_OK)
 		return rc;
-	for (i = 0; i < n_cas; i++)
+	if (s != NULL && strcmp(s, "keystore") == 0)
+		p->keystore_issuer = true;
+	else if (s != NULL && strcmp(s, "ca") != 0)
+		return be_err_set(e, C, "%s.issuer: must be \"ca\" or \"keystore\"", path);
+	if ((rc = be_json_str(o, path, "ca", !p->keystore_issuer, &s, C, e)) != BE_OK)
+		return rc;
+	if (p->keystore_issuer && s != NULL)
+		return be_err_set(e, C, "%s.ca: a profile with issuer \"keystore\" signs with the "
+				  "key-store key each request names, not with a CA of cas", path);
+	for (i = 0; s != NULL && i < n_cas; i++)
 		if (strcmp(cas[i]->name, s) == 0)
 			p->ca = cas[i];
-	if (p->ca == NULL)
+	if (!p->keystore_issuer && p->ca == NULL)
 		return be_err_set(e, C, "%s.ca: no CA named \"%.64s\" in cas", path, s);
+	if ((rc = be_json_str(o, path, "extensions", false, &s, C, e)) != BE_OK)
+		return rc;
+	if (s != NULL && strcmp(s, "request") == 0)
+		p->ext_from_request = true;
+	else if (s != NULL && strcmp(s, "profile") != 0)
+		return be_err_set(e, C, "%s.extensions: must be \"profile\" or \"request\"", path);
 
 	ull = 365;
 	if ((rc = be_json_uint(o, path, "validity_days", false, 1, 36500, &ull, C, e)) != BE_OK)
@@ -491,6 +507,14 @@ parse_one(struct be_profile *p, const char *name, const json_t *o, struct be_ca 
 	p->max_validity_days = (unsigned)ull;
 	if (p->max_validity_days < p->validity_days)
 		return be_err_set(e, C, "%s.max_validity_days: less than validity_days", path);
+	ull = p->max_validity_days;
+	if ((rc = be_json_uint(o, path, "max_ca_validity_days", false, 1, 36500, &ull, C, e)) !=
+	    BE_OK)
+		return rc;
+	if (!p->ext_from_request && json_object_get(o, "max_ca_validity_days") != NULL)
+		return be_err_set(e, C, "%s.max_ca_validity_days: only for \"extensions\": "
+				  "\"request\" (use max_validity_days)", path);
+	p->max_ca_validity_days = (unsigned)ull;
 
 	if ((rc = parse_key_types(p, o, path, e)) != BE_OK)
 		return rc;
@@ -528,6 +552,9 @@ parse_one(struct be_profile *p, const char *name, const json_t *o, struct be_ca 
 	if ((rc = be_json_uint(o, path, "approvals", false, 0, 16, &ull, C, e)) != BE_OK)
 		return rc;
 	p->approvals = (unsigned)ull;
+	if (p->keystore_issuer && p->approvals > 0)
+		return be_err_set(e, C, "%s.approvals: a profile with issuer \"keystore\" takes "
+				  "its approvals from each key's policy", path);
 	if ((rc = be_json_strv(o, path, "allow", true, &p->allow, &p->n_allow, C, e)) != BE_OK)
 		return rc;
 	for (i = 0; i < p->n_allow; i++) {

@@ -44,10 +44,19 @@ enum be_distribution {
 struct be_profile {
 	char *name;
 	char *description;
-	struct be_ca *ca;			/* borrowed from the context */
+	struct be_ca *ca;			/* borrowed from the context; NULL when
+						 * keystore_issuer */
+	/* "issuer": "keystore": certificates are signed by the key-store key a request names
+	 * (be_request.issuer, a CA built by be_keystore_ca), not by a configured CA. */
+	bool keystore_issuer;
+	/* "extensions": "request": the request names key usage, EKU and the CA flag
+	 * (be_request.ext), within key_usage, eku, is_ca, path_len and the validity caps
+	 * below (be_issuer.h); otherwise the profile decides them. */
+	bool ext_from_request;
 
 	unsigned validity_days;			/* default */
 	unsigned max_validity_days;		/* cap on what a request may ask */
+	unsigned max_ca_validity_days;		/* ext_from_request: cap for CA certificates */
 
 	struct be_keyspec key_types[BE_PROFILE_MAX_KEYTYPES];	/* allowed (client and server) */
 	size_t n_key_types;
@@ -55,11 +64,13 @@ struct be_profile {
 	bool server_keygen;			/* server may generate the key */
 	bool client_keys;			/* client may bring its key (CSR / public key) */
 
-	unsigned key_usage;			/* GNUTLS_KEY_* bits */
-	char **eku;				/* dotted OIDs */
+	unsigned key_usage;			/* GNUTLS_KEY_* bits (ext_from_request: the
+						 * bits a request may ask for) */
+	char **eku;				/* dotted OIDs (ext_from_request: allowed) */
 	size_t n_eku;
-	bool is_ca;
-	int path_len;
+	bool is_ca;				/* (ext_from_request: CA certificates allowed) */
+	int path_len;				/* -1 none (ext_from_request: the most a CA
+						 * certificate gets) */
 
 	enum be_field_policy subject[BE_DN__COUNT];
 	char *subject_fixed[BE_DN__COUNT];

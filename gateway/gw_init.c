@@ -119,36 +119,53 @@ out:
 	return rc;
 }
 
-/* Signs a new key of spec with the CA loaded from cert/key files; writes key and
- * certificate (followed by extra, when given). */
+/* A new key of spec, certified through be_issue by the CA loaded from cert/key files under
+ * a one-off profile (name; key usage and extended key usage as configuration names, NULL
+ * for none) and recorded in the demo's store, as every certificate certgate signs is;
+ * writes the key and the certificate (followed by the CA's, when with_chain). */
 static int
-make_signed(const char *dir, const char *ca_cert, const char *ca_key,
+make_signed(const char *dir, const char *name, const char *ca_cert, const char *ca_key,
 	    const struct be_keyspec *spec, const char *cn, const char *o, bool is_ca,
-	    unsigned ku, const char *eku, bool localhost, unsigned days, const char *key_out,
+	    json_t *ku, const char *eku, bool localhost, unsigned days, const char *key_out,
 	    const char *cert_out, bool with_chain, struct be_err *e)
 {
-	struct be_ca *ca = NULL;
-	json_t *conf = NULL;
+	struct be_ctx *ctx = NULL;
+	json_t *cas = NULL, *profiles = NULL, *prof = NULL;
 	gnutls_x509_privkey_t key = NULL;
 	gnutls_pubkey_t pub = NULL;
-	struct be_name name = { NULL, 0 };
+	struct be_name subject = { NULL, 0 };
 	struct be_sans sans = { NULL, 0 };
-	struct be_tbs tbs;
-	gnutls_datum_t ders[3] = { { NULL, 0 }, { NULL, 0 }, { NULL, 0 } };
-	char *ekus[1];
-	time_t now = time(NULL);
+	struct be_request req;
+	struct be_result res;
+	gnutls_datum_t ders[2];
+	char keyname[24], *store = NULL;
 	int rc;
 
-	memset(&tbs, 0, sizeof(tbs));
-	if ((conf = json_pack("{s:s, s:s}", "certificate", ca_cert, "key", ca_key)) == NULL) {
+	memset(&req, 0, sizeof(req));
+	memset(&res, 0, sizeof(res));
+	cas = json_pack("{s:{s:s, s:s}}", "init", "certificate", ca_cert, "key", ca_key);
+	prof = json_pack("{s:s, s:s, s:i, s:[s], s:O, s:b, s:{s:s, s:s}, s:[s]}",
+			 "description", "certgate init", "ca", "init", "validity_days", (int)days,
+			 "key_types", be_keyspec_name(spec, keyname, sizeof(keyname)),
+			 "key_usage", ku, "ca_certificate", is_ca, "subject", "CN", "required",
+			 "O", "required", "allow", "role:ca_admin");
+	if (prof != NULL && is_ca)
+		json_object_set_new(prof, "path_len", json_integer(0));
+	if (prof != NULL && eku != NULL)
+		json_object_set_new(prof, "extended_key_usage", json_pack("[s]", eku));
+	if (prof != NULL && localhost)
+		json_object_set_new(prof, "san", json_pack("{s:[s,s]}", "types", "dns", "ip"));
+	profiles = json_pack("{s:O}", name, prof);
+	store = be_path_join(dir, "state/certgate.db");
+	if (cas == NULL || prof == NULL || profiles == NULL || store == NULL) {
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = be_ca_load("demo", conf, "init", dir, &ca, e)) != BE_OK ||
+	if ((rc = be_ctx_new(cas, profiles, store, dir, &ctx, e)) != BE_OK ||
 	    (rc = be_key_generate(spec, &key, e)) != BE_OK ||
 	    (rc = be_key_pubkey(key, &pub, e)) != BE_OK ||
-	    (rc = be_name_add(&name, BE_DN_O, o, strlen(o), e)) != BE_OK ||
-	    (rc = be_name_add(&name, BE_DN_CN, cn, strlen(cn), e)) != BE_OK)
+	    (rc = be_name_add(&subject, BE_DN_O, o, strlen(o), e)) != BE_OK ||
+	    (rc = be_name_add(&subject, BE_DN_CN, cn, strlen(cn), e)) != BE_OK)
 		goto out;
 	if (localhost) {
 		static const unsigned char v4[4] = { 127, 0, 0, 1 };
@@ -159,40 +176,34 @@ make_signed(const char *dir, const char *ca_cert, const char *ca_key,
 		    (rc = be_sans_add_ip_raw(&sans, v6, 16, e)) != BE_OK)
 			goto out;
 	}
-	if ((rc = be_serial_new(tbs.serial, &tbs.serial_len, e)) != BE_OK)
+	req.adapter = "cli";
+	req.operation = "init";
+	req.principal.name = "init";
+	req.principal.roles = BE_ROLE_CA_ADMIN;
+	req.profile = be_ctx_profile(ctx, name);
+	req.pubkey = pub;
+	req.subject = &subject;
+	req.sans = &sans;
+	if ((rc = be_issue(ctx, &req, &res, e)) != BE_OK)
 		goto out;
-	tbs.subject = &name;
-	tbs.sans = &sans;
-	tbs.pubkey = pub;
-	tbs.not_before = now - 3600;
-	tbs.not_after = now + (time_t)days * 86400;
-	if (tbs.not_after > ca->not_after)
-		tbs.not_after = ca->not_after;
-	tbs.key_usage = ku;
-	if (eku != NULL) {
-		ekus[0] = (char *)eku;
-		tbs.eku = ekus;
-		tbs.n_eku = 1;
-	}
-	tbs.is_ca = is_ca;
-	tbs.path_len = is_ca ? 0 : -1;
-	if ((rc = be_ca_sign(ca, &tbs, &ders[0], e)) != BE_OK)
-		goto out;
-	ders[1] = ca->chain[0];
+	ders[0] = res.cert;
+	ders[1] = res.chain[0];
 	if ((rc = write_key(dir, key_out, key, e)) != BE_OK ||
 	    (rc = write_certs(dir, cert_out, ders, with_chain ? 2 : 1, e)) != BE_OK)
 		goto out;
 out:
-	be_datum_free(&ders[0]);
-	be_name_clear(&name);
+	be_result_clear(&res);
+	be_name_clear(&subject);
 	be_sans_clear(&sans);
 	if (pub != NULL)
 		gnutls_pubkey_deinit(pub);
 	if (key != NULL)
 		gnutls_x509_privkey_deinit(key);
-	be_ca_free(ca);
-	if (conf != NULL)
-		json_decref(conf);
+	be_ctx_free(ctx);
+	free(store);
+	json_decref(cas);
+	json_decref(prof);
+	json_decref(profiles);
 	return rc;
 }
 
@@ -420,6 +431,7 @@ gw_cmd_init(int argc, char **argv)
 	struct init_opts o;
 	struct be_err e = { 0, "" };
 	json_t *conf = NULL, *principals = NULL, *creds = NULL, *listen = NULL;
+	json_t *ca_ku = NULL, *tls_ku = NULL;
 	char *text = NULL, *ctext = NULL, *dirs[3] = { NULL, NULL, NULL };
 	char keyname[24];
 	const struct be_keyspec leaf = { BE_KEY_EC, 256 };
@@ -446,16 +458,17 @@ gw_cmd_init(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (make_root(o.dir, &o.ca_key, &e) != BE_OK ||
-	    make_signed(o.dir, "ca/root.pem", "ca/root.key", &o.ca_key,
-			"certgate Demo Issuing CA", "certgate demo", true,
-			GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN, NULL, false, 10 * 365,
-			"ca/issuing.key", "ca/issuing.pem", false, &e) != BE_OK ||
+	ca_ku = json_pack("[s,s]", "keyCertSign", "cRLSign");
+	tls_ku = json_pack("[s]", "digitalSignature");
+	if (ca_ku == NULL || tls_ku == NULL || make_root(o.dir, &o.ca_key, &e) != BE_OK ||
+	    make_signed(o.dir, "init-issuing-ca", "ca/root.pem", "ca/root.key", &o.ca_key,
+			"certgate Demo Issuing CA", "certgate demo", true, ca_ku, NULL, false,
+			10 * 365, "ca/issuing.key", "ca/issuing.pem", false, &e) != BE_OK ||
 	    chain_file(o.dir, &e) != BE_OK ||
-	    make_signed(o.dir, "ca/issuing.pem", "ca/issuing.key", &leaf, "localhost",
-			"certgate demo", false, GNUTLS_KEY_DIGITAL_SIGNATURE, "1.3.6.1.5.5.7.3.1",
-			true, 397, "tls/server.key", "tls/server.pem", true, &e) != BE_OK) {
-		fprintf(stderr, "certgate init: %s\n", e.msg);
+	    make_signed(o.dir, "init-tls-server", "ca/issuing.pem", "ca/issuing.key", &leaf,
+			"localhost", "certgate demo", false, tls_ku, "serverAuth", true, 397,
+			"tls/server.key", "tls/server.pem", true, &e) != BE_OK) {
+		fprintf(stderr, "certgate init: %s\n", e.msg[0] ? e.msg : "out of memory");
 		goto out;
 	}
 
@@ -522,6 +535,8 @@ out:
 		free(ctext);
 	}
 	free(text);
+	json_decref(ca_ku);
+	json_decref(tls_ku);
 	json_decref(listen);
 	json_decref(conf);
 	json_decref(principals);

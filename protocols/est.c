@@ -113,6 +113,10 @@ profile_ref(const struct gw_config *cfg, const char *path, const char *name,
 	*out = be_ctx_profile(cfg->be, name);
 	if (*out == NULL)
 		return be_err_set(e, C, "%s: no profile named \"%.64s\" in profiles", path, name);
+	/* RFC 7030 4.1: /cacerts names the profile's CA; a key-store profile has none. */
+	if ((*out)->ca == NULL)
+		return be_err_set(e, C, "%s: profile %s signs with key-store keys; EST needs a "
+				  "profile with a ca", path, name);
 	return BE_OK;
 }
 

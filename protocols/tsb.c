@@ -264,6 +264,43 @@ tsb_body_parse(const unsigned char *body, size_t len, json_t **out, struct be_er
 	return rc;
 }
 
+#define TSB_JSON_MODE	(BE_JSON_NULL_ABSENT | BE_JSON_EMPTY_ABSENT)
+
+const json_t *
+tsb_json_get(const json_t *o, const char *key)
+{
+	return be_json_get(o, key, TSB_JSON_MODE);
+}
+
+int
+tsb_json_str(const json_t *o, const char *path, const char *key, bool required,
+	     const char **out, struct be_err *e)
+{
+	return be_json_str_m(o, path, key, required, TSB_JSON_MODE, out, BE_E_MALFORMED, e);
+}
+
+int
+tsb_json_uint(const json_t *o, const char *path, const char *key, bool required,
+	      unsigned long long min, unsigned long long max, unsigned long long *out,
+	      struct be_err *e)
+{
+	return be_json_uint_m(o, path, key, required, TSB_JSON_MODE, min, max, out,
+			      BE_E_MALFORMED, e);
+}
+
+int
+tsb_json_bool(const json_t *o, const char *path, const char *key, bool *out, struct be_err *e)
+{
+	return be_json_bool_m(o, path, key, false, TSB_JSON_MODE, out, BE_E_MALFORMED, e);
+}
+
+int
+tsb_json_obj(const json_t *o, const char *path, const char *key, bool required,
+	     const json_t **out, struct be_err *e)
+{
+	return be_json_obj_m(o, path, key, required, TSB_JSON_MODE, out, BE_E_MALFORMED, e);
+}
+
 /* The UTF-8 length of the one code point at s, or 0. */
 static size_t
 one_code_point(const char *s, size_t len)
@@ -278,7 +315,7 @@ one_code_point(const char *s, size_t len)
 int
 tsb_password(const json_t *o, const char *path, const char *key, char **out, struct be_err *e)
 {
-	const json_t *v = be_tsb_json_get(o, key), *it;
+	const json_t *v = tsb_json_get(o, key), *it;
 	char *pw = NULL;
 	size_t i, used = 0, cap;
 	int rc = BE_OK;
@@ -343,11 +380,10 @@ out:
 static int
 tsb_init(const struct gw_config *cfg, const json_t *section, void **state, struct be_err *e)
 {
-	static const char *const keys[] = { "vault", "keystore", "master_key", "validity_days",
-					    "max_validity_days", "max_ca_validity_days",
+	static const char *const keys[] = { "vault", "keystore", "master_key", "profile",
 					    "timestamp_window", NULL };
 	struct tsb_state *st = NULL;
-	const char *db = "keystore.db", *mk = "keystore.key", *vault = NULL;
+	const char *db = "keystore.db", *mk = "keystore.key", *vault = NULL, *prof = NULL;
 	char *dbp = NULL, *mkp = NULL;
 	unsigned long long v;
 	int rc;
@@ -358,7 +394,8 @@ tsb_init(const struct gw_config *cfg, const json_t *section, void **state, struc
 	if ((rc = be_json_keys(section, "tsb", keys, BE_E_CONFIG, e)) != BE_OK ||
 	    (rc = be_json_str(section, "tsb", "keystore", false, &db, BE_E_CONFIG, e)) != BE_OK ||
 	    (rc = be_json_str(section, "tsb", "master_key", false, &mk, BE_E_CONFIG, e)) != BE_OK ||
-	    (rc = be_json_str(section, "tsb", "vault", false, &vault, BE_E_CONFIG, e)) != BE_OK)
+	    (rc = be_json_str(section, "tsb", "vault", false, &vault, BE_E_CONFIG, e)) != BE_OK ||
+	    (rc = be_json_str(section, "tsb", "profile", false, &prof, BE_E_CONFIG, e)) != BE_OK)
 		goto out;
 	/* The key material's home: the sealed-file vault; a PKCS#11 token is the planned
 	 * other (struct be_vault_ops). */
@@ -374,30 +411,24 @@ tsb_init(const struct gw_config *cfg, const json_t *section, void **state, struc
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;
 	}
-	v = 90;
-	if ((rc = be_json_uint(section, "tsb", "validity_days", false, 1, 36500, &v, BE_E_CONFIG,
-			       e)) != BE_OK)
-		goto out;
-	st->default_days = (unsigned)v;
-	v = 825;
-	if ((rc = be_json_uint(section, "tsb", "max_validity_days", false, 1, 36500, &v,
-			       BE_E_CONFIG, e)) != BE_OK)
-		goto out;
-	st->max_days = (unsigned)v;
-	v = 1825;
-	if ((rc = be_json_uint(section, "tsb", "max_ca_validity_days", false, 1, 36500, &v,
-			       BE_E_CONFIG, e)) != BE_OK)
-		goto out;
-	st->max_ca_days = (unsigned)v;
+	/* The certificates stored keys sign are issued under this profile (be_issuer.h). */
+	if (prof != NULL) {
+		if ((st->profile = be_ctx_profile(cfg->be, prof)) == NULL) {
+			rc = be_err_set(e, BE_E_CONFIG, "tsb.profile: no profile named \"%.64s\" "
+					"in profiles", prof);
+			goto out;
+		}
+		if (!st->profile->keystore_issuer || !st->profile->ext_from_request) {
+			rc = be_err_set(e, BE_E_CONFIG, "tsb.profile: profile %s needs \"issuer\": "
+					"\"keystore\" and \"extensions\": \"request\"", prof);
+			goto out;
+		}
+	}
 	v = 300;
 	if ((rc = be_json_uint(section, "tsb", "timestamp_window", false, 10, 86400, &v,
 			       BE_E_CONFIG, e)) != BE_OK)
 		goto out;
 	st->timestamp_window = (unsigned)v;
-	if (st->default_days > st->max_days) {
-		rc = be_err_set(e, BE_E_CONFIG, "tsb.validity_days: more than max_validity_days");
-		goto out;
-	}
 	if ((dbp = be_path_join(cfg->state_dir, db)) == NULL ||
 	    (mkp = be_path_join(cfg->state_dir, mk)) == NULL) {
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
@@ -428,21 +459,54 @@ tsb_fini(void *state)
 	free(st);
 }
 
-/* The demo: the section, a principal per TSB role with an API key, and what the seed's CA
- * flow needs: the demo root as a CA and a profile "tsb-sub-ca" with which `certgate issue`
- * makes a stored key's CSR into an intermediate CA certificate (the issuing CA's pathLen 0
- * forbids that). */
+/* The demo's profile of what stored keys sign (tsb.profile): the seed's end-entity
+ * certificates, with the key usages and extended key usages a TSB client names but the
+ * CA's own and IPsec's (RFC 4945 5.1.3.12 deprecates those purposes), and the validity
+ * TSB's defaults give; no CA certificates (set ca_certificate, keyCertSign and a path_len
+ * to let key operators make sub-CAs). */
+static json_t *
+demo_keys_profile(void)
+{
+	return json_pack(
+		"{s:s, s:s, s:s, s:i, s:i, s:i, s:[s,s,s,s,s,s,s,s],"
+		" s:[s,s,s,s,s], s:[s,s,s,s,s,s,s], s:b,"
+		" s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s},"
+		" s:{s:[s,s,s,s], s:i}, s:[s]}",
+		"description", "certificates that keys of the TSB key store sign "
+		"(/v1/certificate/sign): key usages and the CA flag as the key operator asks, "
+		"within this profile",
+		"issuer", "keystore", "extensions", "request",
+		"validity_days", 90, "max_validity_days", 825, "max_ca_validity_days", 1825,
+		"key_types", "rsa2048", "rsa3072", "rsa4096", "p256", "p384", "p521", "ed25519",
+		"rsa8192",
+		"key_usage", "digitalSignature", "nonRepudiation", "keyEncipherment",
+		"dataEncipherment", "keyAgreement",
+		"extended_key_usage", "serverAuth", "clientAuth", "codeSigning", "emailProtection",
+		"timeStamping", "OCSPSigning", "anyExtendedKeyUsage",
+		"ca_certificate", 0,
+		"subject", "CN", "optional", "C", "optional", "ST", "optional", "L", "optional",
+		"O", "optional", "OU", "optional", "organizationIdentifier", "optional",
+		"title", "optional", "SN", "optional", "GN", "optional", "initials", "optional",
+		"generationQualifier", "optional", "pseudonym", "optional", "E", "optional",
+		"san", "types", "dns", "email", "ip", "uri", "max", 64,
+		"allow", "role:key_operation");
+}
+
+/* The demo: the section, a principal per TSB role with an API key, the profile of what
+ * stored keys sign, and what the seed's CA flow needs: the demo root as a CA and a profile
+ * "tsb-sub-ca" with which `certgate issue` makes a stored key's CSR into an intermediate CA
+ * certificate (the issuing CA's pathLen 0 forbids that). */
 static int
 tsb_demo(json_t *conf, json_t *creds, struct be_err *e)
 {
 	json_t *cas = json_object_get(conf, "cas"), *profiles = json_object_get(conf, "profiles");
-	json_t *section, *profile, *root;
+	json_t *section, *profile, *keys, *root;
 	int rc = BE_OK;
 
 	if (!json_is_object(cas) || !json_is_object(profiles))
 		return be_err_set(e, BE_E_INTERNAL, "demo has no cas or profiles object");
-	section = json_pack("{s:i, s:i, s:i}", "validity_days", 90, "max_validity_days", 825,
-			    "max_ca_validity_days", 1825);
+	section = json_pack("{s:s}", "profile", "tsb-keys");
+	keys = demo_keys_profile();
 	root = json_pack("{s:s, s:s}", "certificate", "ca/root.pem", "key", "ca/root.key");
 	profile = json_pack(
 		"{s:s, s:s, s:i, s:i, s:[s,s,s,s,s,s], s:[s,s,s], s:b, s:i,"
@@ -456,9 +520,10 @@ tsb_demo(json_t *conf, json_t *creds, struct be_err *e)
 		"subject", "CN", "required", "O", "optional", "OU", "optional", "C", "optional",
 		"ST", "optional", "L", "optional", "organizationIdentifier", "optional",
 		"allow", "role:ca_admin");
-	if (section == NULL || root == NULL || profile == NULL) {
+	if (section == NULL || keys == NULL || root == NULL || profile == NULL) {
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		json_decref(section);
+		json_decref(keys);
 		json_decref(root);
 		json_decref(profile);
 		goto out;
@@ -469,6 +534,7 @@ tsb_demo(json_t *conf, json_t *creds, struct be_err *e)
 	else
 		json_decref(root);
 	json_object_set_new(profiles, "tsb-sub-ca", profile);
+	json_object_set_new(profiles, "tsb-keys", keys);
 	if ((rc = gw_demo_principal(conf, creds, "tsb-keymgmt", "key_management", false, true,
 				    NULL, e)) != BE_OK ||
 	    (rc = gw_demo_principal(conf, creds, "tsb-keyop", "key_operation", false, true, NULL,
@@ -746,9 +812,7 @@ tsb_handle(struct gw_request *req, struct gw_response *resp)
 	}
 	c.env.ctx = req->cfg->be;
 	c.env.ks = c.st->ks;
-	c.env.default_days = c.st->default_days;
-	c.env.max_days = c.st->max_days;
-	c.env.max_ca_days = c.st->max_ca_days;
+	c.env.profile = c.st->profile;
 	return dispatch(&c, r, segs);
 }
 

@@ -41,7 +41,8 @@
 /* The adapter's state, from the "tsb" configuration section. */
 struct tsb_state {
 	struct be_keystore *ks;
-	unsigned default_days, max_days, max_ca_days;
+	const struct be_profile *profile;	/* tsb.profile: what stored keys sign (borrowed
+						 * from the configuration), or NULL */
 	unsigned timestamp_window;	/* seconds */
 };
 
@@ -80,6 +81,20 @@ void tsb_audit(struct tsb_call *c, const char *label, const char *outcome, const
  * commas before } or ] are tolerated, as TSB's real clients send them).  *out: caller
  * json_decref()s.  On failure the error reply is written and a negative code returned. */
 int tsb_body(struct tsb_call *c, json_t **out);
+/* Reading TSB request bodies: as be_json_str / _uint / _bool / _obj with BE_E_MALFORMED,
+ * except that a JSON null, and an empty string where a value is optional, count as absent
+ * (TSB's Java clients send null for "not set", tsb-client-go ""); be_json.h's
+ * BE_JSON_NULL_ABSENT | BE_JSON_EMPTY_ABSENT.  tsb_json_get returns the value or NULL. */
+const json_t *tsb_json_get(const json_t *o, const char *key);
+int tsb_json_str(const json_t *o, const char *path, const char *key, bool required,
+		 const char **out, struct be_err *e);
+int tsb_json_uint(const json_t *o, const char *path, const char *key, bool required,
+		  unsigned long long min, unsigned long long max, unsigned long long *out,
+		  struct be_err *e);
+int tsb_json_bool(const json_t *o, const char *path, const char *key, bool *out,
+		  struct be_err *e);
+int tsb_json_obj(const json_t *o, const char *path, const char *key, bool required,
+		 const json_t **out, struct be_err *e);
 /* Reads a TSB password: null or absent (none), an array of one-character strings, or a
  * string.  *out malloc()ed (NULL for none), caller wipes and frees.  BE_E_MALFORMED. */
 int tsb_password(const json_t *o, const char *path, const char *key, char **out,

@@ -126,7 +126,7 @@ static int
 usages(const json_t *o, const char *path, const char *key,
        int (*fn)(const char *name, size_t len, void *arg), void *arg, struct be_err *e)
 {
-	const json_t *v = be_tsb_json_get(o, key), *it;
+	const json_t *v = tsb_json_get(o, key), *it;
 	size_t i;
 	int rc;
 
@@ -225,7 +225,7 @@ sig_alg(const json_t *o, const char *path, enum be_key_alg *alg,
 
 	*alg = BE_KEY_NONE;
 	*hash = GNUTLS_DIG_UNKNOWN;
-	if ((rc = be_tsb_json_str(o, path, "signatureAlgorithm", false, &s, e)) != BE_OK ||
+	if ((rc = tsb_json_str(o, path, "signatureAlgorithm", false, &s, e)) != BE_OK ||
 	    s == NULL)
 		return rc;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -292,9 +292,9 @@ key_spec(const json_t *b, struct be_keyspec *spec, struct be_err *e)
 	size_t i;
 	int rc;
 
-	if ((rc = be_tsb_json_str(b, "", "algorithm", true, &alg, e)) != BE_OK ||
-	    (rc = be_tsb_json_uint(b, "", "keySize", false, 1, 16384, &size, e)) != BE_OK ||
-	    (rc = be_tsb_json_str(b, "", "curveOid", false, &curve, e)) != BE_OK)
+	if ((rc = tsb_json_str(b, "", "algorithm", true, &alg, e)) != BE_OK ||
+	    (rc = tsb_json_uint(b, "", "keySize", false, 1, 16384, &size, e)) != BE_OK ||
+	    (rc = tsb_json_str(b, "", "curveOid", false, &curve, e)) != BE_OK)
 		return rc;
 	if (strcmp(alg, "RSA") == 0) {
 		if (curve != NULL)
@@ -355,7 +355,7 @@ key_attrs(const json_t *b, unsigned *attrs, struct be_err *e)
 	for (i = 0; i < n; i++)
 		if (t[i].dflt)
 			*attrs |= t[i].bit;
-	if ((rc = be_tsb_json_obj(b, "", "attributes", false, &o, e)) != BE_OK || o == NULL)
+	if ((rc = tsb_json_obj(b, "", "attributes", false, &o, e)) != BE_OK || o == NULL)
 		return rc;
 	json_object_foreach((json_t *)o, k, v) {
 		for (i = 0; i < n && strcmp(t[i].name, k) != 0; i++)
@@ -394,12 +394,12 @@ tsb_key_create(struct tsb_call *c)
 	c->op.operation = c->resp->operation = "key-create";
 	if (tsb_body(c, &b) != BE_OK || keys_ok(c, b, "", keys) != BE_OK)
 		goto out;
-	if (be_tsb_json_str(b, "", "label", true, &nk.label, &e) == BE_OK)
+	if (tsb_json_str(b, "", "label", true, &nk.label, &e) == BE_OK)
 		tsb_label(c, nk.label);
 	if (e.code != 0 || be_ks_label_check(nk.label, &e) != BE_OK ||
 	    tsb_password(b, "", "password", &pw, &e) != BE_OK ||
 	    key_spec(b, &nk.spec, &e) != BE_OK || key_attrs(b, &nk.attrs, &e) != BE_OK ||
-	    be_tsb_json_obj(b, "", "policy", false, &po, &e) != BE_OK ||
+	    tsb_json_obj(b, "", "policy", false, &po, &e) != BE_OK ||
 	    (po != NULL && be_policy_parse(po, "policy", &policy, &e) != BE_OK)) {
 		fail_e(c, &e, false);
 		goto out;
@@ -501,7 +501,7 @@ tsb_key_attributes(struct tsb_call *c, const char *label)
 	if (label == NULL) {
 		if (tsb_body(c, &b) != BE_OK || keys_ok(c, b, "", keys) != BE_OK)
 			goto out;
-		if (be_tsb_json_str(b, "", "label", true, &label, &e) != BE_OK ||
+		if (tsb_json_str(b, "", "label", true, &label, &e) != BE_OK ||
 		    tsb_password(b, "", "password", &pw, &e) != BE_OK) {
 			fail_e(c, &e, false);
 			goto out;
@@ -540,7 +540,7 @@ tsb_key_delete(struct tsb_call *c, const char *label)
 	if (label == NULL) {
 		if (tsb_body(c, &b) != BE_OK || keys_ok(c, b, "", keys) != BE_OK)
 			goto out;
-		if (be_tsb_json_str(b, "", "label", true, &label, &e) != BE_OK ||
+		if (tsb_json_str(b, "", "label", true, &label, &e) != BE_OK ||
 		    tsb_password(b, "", "password", &pw, &e) != BE_OK) {
 			fail_e(c, &e, false);
 			goto out;
@@ -582,7 +582,7 @@ tsb_key_export(struct tsb_call *c)
 	c->obj = TSB_OBJ_KEY;
 	if (tsb_body(c, &b) != BE_OK || keys_ok(c, b, "", keys) != BE_OK)
 		goto out;
-	if (be_tsb_json_str(b, "", "label", true, &label, &e) == BE_OK)
+	if (tsb_json_str(b, "", "label", true, &label, &e) == BE_OK)
 		tsb_label(c, label);
 	if (e.code != 0 || tsb_password(b, "", "password", &pw, &e) != BE_OK ||
 	    be_ks_label_check(label, &e) != BE_OK ||
@@ -665,7 +665,7 @@ subject_parse(const json_t *b, struct be_name *name, struct be_err *e)
 	size_t i;
 	int rc;
 
-	if ((rc = be_tsb_json_obj(b, "", path, true, &o, e)) != BE_OK)
+	if ((rc = tsb_json_obj(b, "", path, true, &o, e)) != BE_OK)
 		return rc;
 	json_object_foreach((json_t *)o, k, v) {
 		for (i = 0; i < sizeof(dn_names) / sizeof(dn_names[0]); i++)
@@ -675,7 +675,7 @@ subject_parse(const json_t *b, struct be_name *name, struct be_err *e)
 			return be_err_set(e, BE_E_MALFORMED, "%s.%.40s: unknown key", path, k);
 	}
 	for (i = 0; i < sizeof(dn_names) / sizeof(dn_names[0]); i++) {
-		if ((rc = be_tsb_json_str(o, path, dn_names[i].name,
+		if ((rc = tsb_json_str(o, path, dn_names[i].name,
 					  dn_names[i].attr == BE_DN_CN, &s, e)) != BE_OK)
 			return rc;
 		if (s == NULL)
@@ -714,11 +714,11 @@ tsb_csr(struct tsb_call *c)
 	c->obj = TSB_OBJ_KEY;
 	if (tsb_body(c, &b) != BE_OK || keys_ok(c, b, "", keys) != BE_OK)
 		goto out;
-	if (be_tsb_json_str(b, "", "signKeyName", true, &label, &e) == BE_OK)
+	if (tsb_json_str(b, "", "signKeyName", true, &label, &e) == BE_OK)
 		tsb_label(c, label);
 	if (e.code != 0 || tsb_password(b, "", "keyPassword", &pw, &e) != BE_OK ||
 	    sig_alg(b, "", &r.sig_alg, &r.hash, &e) != BE_OK ||
-	    be_tsb_json_uint(b, "", "validity", false, 1, 36500, &days, &e) != BE_OK ||
+	    tsb_json_uint(b, "", "validity", false, 1, 36500, &days, &e) != BE_OK ||
 	    subject_parse(b, &subject, &e) != BE_OK ||
 	    usages(b, "", "keyUsage", ku_one, &r.key_usage, &e) != BE_OK ||
 	    usages(b, "", "extendedKeyUsage", eku_one, &eku, &e) != BE_OK ||
@@ -765,15 +765,15 @@ sign_parse(const json_t *o, const char *path, struct be_tsb_sign *r, char **pw,
 
 	memset(r, 0, sizeof(*r));
 	if ((rc = be_json_keys(o, path, keys, BE_E_MALFORMED, e)) != BE_OK ||
-	    (rc = be_tsb_json_str(o, path, "signKeyName", true, &r->key_label, e)) != BE_OK ||
+	    (rc = tsb_json_str(o, path, "signKeyName", true, &r->key_label, e)) != BE_OK ||
 	    (rc = tsb_password(o, path, "keyPassword", pw, e)) != BE_OK ||
 	    (rc = sig_alg(o, path, &r->sig_alg, &r->hash, e)) != BE_OK ||
-	    (rc = be_tsb_json_str(o, path, "commonName", false, &r->common_name, e)) != BE_OK ||
-	    (rc = be_tsb_json_bool(o, path, "certificateAuthority", &r->ca, e)) != BE_OK ||
-	    (rc = be_tsb_json_str(o, path, "certificateSigningRequest", true, &csr, e)) != BE_OK ||
+	    (rc = tsb_json_str(o, path, "commonName", false, &r->common_name, e)) != BE_OK ||
+	    (rc = tsb_json_bool(o, path, "certificateAuthority", &r->ca, e)) != BE_OK ||
+	    (rc = tsb_json_str(o, path, "certificateSigningRequest", true, &csr, e)) != BE_OK ||
 	    (rc = usages(o, path, "keyUsage", ku_one, &r->key_usage, e)) != BE_OK ||
 	    (rc = usages(o, path, "extendedKeyUsage", eku_one, eku, e)) != BE_OK ||
-	    (rc = be_tsb_json_uint(o, path, "validity", false, 1, 36500, &days, e)) != BE_OK)
+	    (rc = tsb_json_uint(o, path, "validity", false, 1, 36500, &days, e)) != BE_OK)
 		return rc;
 	if (strlen(csr) > TSB_CSR_MAX)
 		return be_err_set(e, BE_E_TOOBIG, "%s%scertificateSigningRequest: larger than %d "
@@ -842,7 +842,7 @@ tsb_sign_async(struct tsb_call *c)
 		goto out;
 	/* requestSignature: TSB's optional application signature over the request; certgate
 	 * authenticates callers by their API key and does not check it. */
-	if (be_tsb_json_obj(b, "", "signCertificateRequest", true, &o, &e) != BE_OK ||
+	if (tsb_json_obj(b, "", "signCertificateRequest", true, &o, &e) != BE_OK ||
 	    sign_parse(o, "signCertificateRequest", &r, &pw, &eku, &e) != BE_OK) {
 		tsb_label(c, json_string_value(json_object_get(o, "signKeyName")));
 		fail_e(c, &e, false);
@@ -873,9 +873,9 @@ tsb_cert_import(struct tsb_call *c)
 	c->obj = TSB_OBJ_KEY;
 	if (tsb_body(c, &b) != BE_OK || keys_ok(c, b, "", keys) != BE_OK)
 		goto out;
-	if (be_tsb_json_str(b, "", "label", true, &label, &e) == BE_OK)
+	if (tsb_json_str(b, "", "label", true, &label, &e) == BE_OK)
 		tsb_label(c, label);
-	if (e.code != 0 || be_tsb_json_str(b, "", "certificate", true, &cert, &e) != BE_OK ||
+	if (e.code != 0 || tsb_json_str(b, "", "certificate", true, &cert, &e) != BE_OK ||
 	    be_ks_label_check(label, &e) != BE_OK ||
 	    be_keystore_cert_import(c->env.ks, label, cert, strlen(cert), &der, &e) != BE_OK) {
 		fail_e(c, &e, false);
@@ -1016,8 +1016,8 @@ approver_of(const json_t *b, gnutls_pubkey_t *pub, char **spki, struct be_err *e
 	const char *pk = NULL, *crt = NULL;
 	int rc;
 
-	if ((rc = be_tsb_json_str(b, "", "approverPublicKey", false, &pk, e)) != BE_OK ||
-	    (rc = be_tsb_json_str(b, "", "approverCertificate", false, &crt, e)) != BE_OK)
+	if ((rc = tsb_json_str(b, "", "approverPublicKey", false, &pk, e)) != BE_OK ||
+	    (rc = tsb_json_str(b, "", "approverCertificate", false, &crt, e)) != BE_OK)
 		return rc;
 	return be_approver_parse(pk, crt, pub, spki, e);
 }
@@ -1031,7 +1031,7 @@ b64_field(const json_t *b, const char *key, unsigned char **out, size_t *len, st
 
 	*out = NULL;
 	*len = 0;
-	if ((rc = be_tsb_json_str(b, "", key, true, &s, e)) != BE_OK)
+	if ((rc = tsb_json_str(b, "", key, true, &s, e)) != BE_OK)
 		return rc;
 	if (strlen(s) > 64 * 1024 || be_base64_decode(s, strlen(s), out, len, &ignore) != BE_OK) {
 		free(*out);
@@ -1201,21 +1201,21 @@ tsb_tasks(struct tsb_call *c)
 	c->obj = TSB_OBJ_REQUEST;
 	if (tsb_body(c, &b) != BE_OK || keys_ok(c, b, "", keys) != BE_OK)
 		goto out;
-	if (be_tsb_json_str(b, "", "timestamp", true, &ts, &e) != BE_OK ||
+	if (tsb_json_str(b, "", "timestamp", true, &ts, &e) != BE_OK ||
 	    b64_field(b, "timestampSignature", &sig, &siglen, &e) != BE_OK ||
-	    be_tsb_json_str(b, "", "timestampDigestAlgorithm", false, &dname, &e) != BE_OK ||
+	    tsb_json_str(b, "", "timestampDigestAlgorithm", false, &dname, &e) != BE_OK ||
 	    be_approver_digest(dname, &dig, &e) != BE_OK ||
-	    be_tsb_json_str(b, "", "id", false, &id, &e) != BE_OK ||
-	    be_tsb_json_str(b, "", "requestId", false, &rid, &e) != BE_OK ||
-	    be_tsb_json_str(b, "", "detailLevel", false, &level, &e) != BE_OK ||
-	    be_tsb_json_obj(b, "", "paging", false, &paging, &e) != BE_OK ||
+	    tsb_json_str(b, "", "id", false, &id, &e) != BE_OK ||
+	    tsb_json_str(b, "", "requestId", false, &rid, &e) != BE_OK ||
+	    tsb_json_str(b, "", "detailLevel", false, &level, &e) != BE_OK ||
+	    tsb_json_obj(b, "", "paging", false, &paging, &e) != BE_OK ||
 	    (paging != NULL &&
 	     (be_json_keys(paging, "paging", pkeys, BE_E_MALFORMED, &e) != BE_OK ||
-	      be_tsb_json_uint(paging, "paging", "pageNumber", false, 0, 100000, &page,
+	      tsb_json_uint(paging, "paging", "pageNumber", false, 0, 100000, &page,
 			       &e) != BE_OK ||
-	      be_tsb_json_uint(paging, "paging", "pageSize", false, 1, TSB_TASK_PAGE_MAX, &size,
+	      tsb_json_uint(paging, "paging", "pageSize", false, 1, TSB_TASK_PAGE_MAX, &size,
 			       &e) != BE_OK ||
-	      be_tsb_json_str(paging, "paging", "sortOrder", false, &order, &e) != BE_OK)) ||
+	      tsb_json_str(paging, "paging", "sortOrder", false, &order, &e) != BE_OK)) ||
 	    approver_of(b, &pub, &spki, &e) != BE_OK) {
 		fail_e(c, &e, false);
 		goto out;
@@ -1302,11 +1302,11 @@ tsb_decide(struct tsb_call *c, bool approve)
 	c->obj = TSB_OBJ_REQUEST;
 	if (tsb_body(c, &b) != BE_OK || keys_ok(c, b, "", approve ? akeys : rkeys) != BE_OK)
 		goto out;
-	if (be_tsb_json_str(b, "", "id", true, &d.id, &e) != BE_OK ||
+	if (tsb_json_str(b, "", "id", true, &d.id, &e) != BE_OK ||
 	    b64_field(b, approve ? "approvalToBeSigned" : "rejectionToBeSigned", &token, &tlen,
 		      &e) != BE_OK ||
 	    b64_field(b, "signature", &sig, &slen, &e) != BE_OK ||
-	    be_tsb_json_str(b, "", "approvalDigestAlgorithm", false, &dname, &e) != BE_OK ||
+	    tsb_json_str(b, "", "approvalDigestAlgorithm", false, &dname, &e) != BE_OK ||
 	    be_approver_digest(dname, &d.dig, &e) != BE_OK ||
 	    approver_of(b, &d.approver, &spki, &e) != BE_OK) {
 		fail_e(c, &e, false);

@@ -433,8 +433,8 @@ like "$(openssl x509 -in SUB-Securosys-001.crt -noout -ext basicConstraints,keyU
 	"/seed003/result: end-entity with the usages asked"
 is "$(count)" "$((N_BEFORE + 1))" "/seed003/result: one certificate recorded"
 serial=$(openssl x509 -in SUB-Securosys-001.crt -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
-like "$("$CG" list -c "$C" --serial "$serial" 2>/dev/null)" "$serial +valid .*tsb:CA.approver.securosys.com" \
-	"/seed003/result: certgate list shows it"
+like "$("$CG" list -c "$C" --serial "$serial" 2>/dev/null)" "$serial +valid .*tsb-keys +CN=Approver-Intermediate-SUB" \
+	"/seed003/result: certgate list shows it, issued under the key-store profile"
 
 # The seed's import: the result without its PEM lines.
 printf '{\n  "label": "SUB.approver.securosys.com",\n  "certificate": "%s"\n}\n' \
@@ -574,14 +574,37 @@ d["certificateSigningRequest"] = open(sys.argv[1]).read(); print(json.dumps(d))'
 done
 call POST /v1/certificate/synchronous/sign "$KO" sync.json
 is "$ST" 200 "/refuse/weak-csr: still signing good requests"
-snap
-$PY -c 'import json; d = json.load(open("sync.json")); d["certificateAuthority"] = True; print(json.dumps(d))' >syncca.json
-call POST /v1/certificate/synchronous/sign "$KO" syncca.json
-refused /refuse/sub-ca-under-pathlen-0 403 603 "pathLenConstraint 0"
-snap
-$PY -c 'import json; d = json.load(open("sync.json")); d["validity"] = 3650; print(json.dumps(d))' >synclong.json
-call POST /v1/certificate/synchronous/sign "$KO" synclong.json
-refused /refuse/validity-over-cap 403 603 "exceeds the 825 days"
+# What a key operator asks is bounded by the profile tsb.profile names (tsb-keys): each
+# refusal is 400 naming the field, stores nothing, and is audited with who asked.
+last_audit() { "$CG" audit -c "$C" | tail -n 1; }
+# bounded NAME PY-EDIT ENDPOINT MESSAGE-REGEX: sync.json edited by PY-EDIT (on d), refused.
+bounded() {
+	$PY -c 'import json,sys; d = json.load(open("sync.json")); exec(sys.argv[1])
+if sys.argv[2] == "sign":
+    d = {"signCertificateRequest": d}
+print(json.dumps(d))' "$2" "$3" >bounded.json
+	snap
+	if [ "$3" = sign ]; then
+		call POST /v1/certificate/sign "$KO" bounded.json
+	else
+		call POST /v1/certificate/synchronous/sign "$KO" bounded.json
+	fi
+	refused "$1" 400 400 "$4"
+	like "$(last_audit)" "tsb certificate-sign(-sync)? refused principal=tsb-keyop .*$4" \
+		"$1: the audit entry names who asked and why"
+}
+bounded /refuse/ca-not-in-profile/sync 'd["certificateAuthority"] = True' sync \
+	"certificateAuthority: profile tsb-keys does not issue CA certificates"
+bounded /refuse/ca-not-in-profile/request 'd["certificateAuthority"] = True' sign \
+	"certificateAuthority: profile tsb-keys does not issue CA certificates"
+bounded /refuse/key-cert-sign-without-ca 'd["keyUsage"] = ["DIGITAL_SIGNATURE", "KEY_CERT_SIGN"]' sync \
+	"keyUsage: keyCertSign only in a CA certificate"
+bounded /refuse/key-usage-outside-profile 'd["keyUsage"] = ["KEY_AGREEMENT", "DECIPHER_ONLY"]' sync \
+	"keyUsage: decipherOnly is outside what profile tsb-keys allows"
+bounded /refuse/eku-outside-profile 'd["extendedKeyUsage"] = ["CLIENT_AUTH", "IPSEC_TUNNEL"]' sign \
+	"extendedKeyUsage: 1.3.6.1.5.5.7.3.6 is outside what profile tsb-keys allows"
+bounded /refuse/validity-over-cap 'd["validity"] = 3650' sync \
+	"validity: 3650 days exceeds the 825 days profile tsb-keys allows"
 snap
 $PY -c 'import json; d = json.load(open("sync.json")); d["shoeSize"] = 44; print(json.dumps(d))' >syncx.json
 call POST /v1/certificate/synchronous/sign "$KO" syncx.json
@@ -634,4 +657,50 @@ is "$(j 'sorted(d)')" '["CA.plain", "CA.short", "SUB.approver.securosys.com", "e
 
 lib_stop "$SRV"
 ok $? "/serve: stops cleanly"
+
+# ---------------------------------------------------------------- a profile that allows CA certificates
+
+# tsb-keys edited to let key operators make sub-CAs (pathLen at most 0), and tsb-sub-ca to
+# give a stored key's own certificate pathLen 1.
+$PY - "$C" <<'EOF2'
+import json, sys
+c = json.load(open(sys.argv[1]))
+p = c["profiles"]["tsb-keys"]
+p["ca_certificate"] = True
+p["path_len"] = 0
+p["key_usage"] += ["keyCertSign", "cRLSign"]
+c["profiles"]["tsb-sub-ca"]["path_len"] = 1
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+EOF2
+lib_spawn serve2 "$CG" serve -c "$C"
+SRV=$LIB_PID
+lib_wait_port 127.0.0.1 "$https_port" 20 || bail "certgate serve did not restart: $(cat serve2.err)"
+printf '%s' '{"label": "CA.deep", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7", "attributes": {"sign": true}, "policy": null}' >deep.json
+call POST /v1/key "$KM" deep.json
+make_ca CA.deep
+ok $? "/ca-allowed/key: CA.deep with a certificate of pathLen 1"
+$PY -c 'import json; d = json.load(open("sync.json"))
+d.update(signKeyName="CA.deep", signatureAlgorithm="SHA256_WITH_ECDSA", certificateAuthority=True,
+         keyUsage=["DIGITAL_SIGNATURE"], extendedKeyUsage=None, validity=1000)
+print(json.dumps(d))' >deepca.json
+N1=$(count)
+call POST /v1/certificate/synchronous/sign "$KO" deepca.json
+is "$ST" 200 "/ca-allowed/sync-sign: a CA certificate, as the profile now allows"
+j 'd["certificate"]' >deep-ca.pem
+openssl verify -CAfile "$D/ca/root.pem" -untrusted CA.deep.pem deep-ca.pem >/dev/null 2>&1
+ok $? "/ca-allowed/sync-sign: openssl verifies root -> CA.deep -> the new CA"
+like "$(openssl x509 -in deep-ca.pem -noout -ext basicConstraints,keyUsage 2>/dev/null | tr -d '\n')" \
+	'Digital Signature, Certificate Sign, CRL Sign.*CA:TRUE, pathlen:0' \
+	"/ca-allowed/sync-sign: cA with pathLen 0 (one below the issuer's, the profile's most)"
+is "$(count)" "$((N1 + 1))" "/ca-allowed/sync-sign: recorded"
+snap
+$PY -c 'import json; d = json.load(open("deepca.json")); d["validity"] = 1826; print(json.dumps(d))' >deeplong.json
+call POST /v1/certificate/synchronous/sign "$KO" deeplong.json
+refused /refuse/ca-validity-over-cap 400 400 "1826 days exceeds the 1825 days profile tsb-keys allows for CA certificates"
+snap
+$PY -c 'import json; d = json.load(open("deepca.json")); d.update(signKeyName="CA.plain", signatureAlgorithm="SHA384_WITH_ECDSA"); print(json.dumps(d))' >plainca.json
+call POST /v1/certificate/synchronous/sign "$KO" plainca.json
+refused /refuse/sub-ca-under-pathlen-0 403 603 "pathLenConstraint 0"
+lib_stop "$SRV"
+ok $? "/serve: stops cleanly again"
 lib_done

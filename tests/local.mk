@@ -33,6 +33,14 @@ tests_test_be_keystore_LDADD = $(TEST_LDADD)
 tests_test_be_keypool_LDADD = $(TEST_LDADD)
 tests_test_be_goodkey_LDADD = $(TEST_LDADD)
 
+# The LD_PRELOAD shim of tests/e2e-collide.sh: a shared object, built without the
+# sanitizers (per-target flags replace AM_CFLAGS / AM_LDFLAGS).
+check_PROGRAMS += tests/serial-collide.so
+tests_serial_collide_so_SOURCES = tests/serial-collide.c
+tests_serial_collide_so_CFLAGS = -std=c11 -fPIC $(WARN_CFLAGS) $(GNUTLS_CFLAGS)
+tests_serial_collide_so_LDFLAGS = -shared
+tests_serial_collide_so_LDADD = -ldl
+
 # Benchmark (not part of make check): `make bench`.
 EXTRA_PROGRAMS = tests/bench/bench-ceiling tests/bench/bench-load
 tests_bench_bench_ceiling_LDADD = $(TEST_LDADD)
@@ -51,6 +59,7 @@ e2e_tests = \
 	tests/e2e-est.sh \
 	tests/e2e-sesam.sh \
 	tests/e2e-tsb.sh \
+	tests/e2e-collide.sh \
 	tests/e2e-iot.sh \
 	tests/e2e-nginx.sh \
 	tests/e2e-ops.sh \

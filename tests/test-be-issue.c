@@ -556,6 +556,64 @@ test_unknown_attribute(void)
 	be_name_clear(&n);
 }
 
+/* The issuer and the extension mode are the profile's: a key-store profile needs the key the
+ * request names, a CA profile takes none, and only a request-driven profile takes the
+ * request's extensions, each bounded by it; every certificate certgate init made is in the
+ * store. */
+static void
+test_issuer(void)
+{
+	struct be_request r;
+	struct be_ext_request ext;
+	struct be_csr *csr;
+	struct csr_opts o;
+	struct be_cert_filter f;
+	struct be_cert_rec *recs = NULL;
+	size_t n = 0, i, init = 0, n_ks = 0;
+	struct be_profile *ks = NULL;
+	json_t *j = json_pack("{s:{s:s, s:s, s:[s], s:[s], s:{s:s}, s:[s]}}", "ks", "issuer",
+			      "keystore", "extensions", "request", "key_types", "p256",
+			      "key_usage", "digitalSignature", "subject", "CN", "optional",
+			      "allow", "*");
+
+	tap_ok(j != NULL && be_profiles_parse(j, NULL, 0, &ks, &n_ks, NULL) == BE_OK,
+	       "/issue/issuer/keystore-profile-parsed");
+	json_decref(j);
+	memset(&o, 0, sizeof(o));
+	o.dn = "CN=issuer-test";
+	csr = make_csr(&o);
+	memset(&ext, 0, sizeof(ext));
+	ext.key_usage = GNUTLS_KEY_DIGITAL_SIGNATURE;
+	req_init(&r, "est-device", "tsb-keyop", BE_ROLE_KEY_OP);
+	r.profile = ks;
+	r.csr = csr;
+	r.ext = &ext;
+	expect_refusal("/issue/issuer/keystore-profile-without-key", &r, BE_E_POLICY,
+		       "signs with a key of the key store, and this request names none");
+	req_init(&r, "est-device", "client", BE_ROLE_CLIENT);
+	r.csr = csr;
+	r.ext = &ext;
+	expect_refusal("/issue/issuer/profile-decides-extensions", &r, BE_E_POLICY,
+		       "profile est-device decides the certificate's extensions");
+	r.ext = NULL;
+	r.issuer = cfg->be->cas[0];
+	expect_refusal("/issue/issuer/ca-profile-takes-no-other-issuer", &r, BE_E_INTERNAL,
+		       "not with the request's");
+	be_csr_free(csr);
+	be_profiles_free(ks, n_ks);
+
+	memset(&f, 0, sizeof(f));
+	f.status = -1;
+	f.principal = "init";
+	tap_ok(be_store_cert_list(cfg->be->store, &f, &recs, &n, NULL, NULL) == BE_OK,
+	       "/issue/init/listed");
+	for (i = 0; i < n; i++)
+		init += strcmp(recs[i].profile, "init-issuing-ca") == 0 ||
+			strcmp(recs[i].profile, "init-tls-server") == 0;
+	TAP_IS_INT((int)init, 2, "/issue/init/issuing-ca-and-tls-server-recorded");
+	be_cert_recs_free(recs, n);
+}
+
 int
 main(void)
 {
@@ -593,6 +651,7 @@ main(void)
 	test_approval();
 	test_revoke();
 	test_unknown_attribute();
+	test_issuer();
 
 	gw_config_free(cfg);
 	sh("rm -rf %s", dir);

@@ -24,6 +24,7 @@
 #include "be_key.h"
 #include "be_keystore.h"
 #include "be_policy.h"
+#include "be_profile.h"
 #include "tap.h"
 
 #define RACES		4
@@ -678,10 +679,165 @@ cert_count(struct be_ctx *ctx)
 	return n;
 }
 
+/* The key-store profiles: "tsb" as the TSB demo's (end-entity only) and "tsb-ca", which
+ * also lets a request ask for a CA certificate (pathLen at most 0). */
+static const char profiles_json[] =
+	"{\"tsb\": {\"issuer\": \"keystore\", \"extensions\": \"request\","
+	" \"validity_days\": 90, \"max_validity_days\": 825, \"max_ca_validity_days\": 1825,"
+	" \"key_types\": [\"p256\", \"p384\", \"rsa2048\", \"ed25519\"],"
+	" \"key_usage\": [\"digitalSignature\", \"keyEncipherment\", \"keyAgreement\"],"
+	" \"extended_key_usage\": [\"clientAuth\", \"anyExtendedKeyUsage\"],"
+	" \"subject\": {\"CN\": \"optional\", \"O\": \"optional\"},"
+	" \"san\": {\"types\": [\"dns\"]}, \"allow\": [\"role:key_operation\"]},"
+	" \"tsb-ca\": {\"issuer\": \"keystore\", \"extensions\": \"request\","
+	" \"validity_days\": 90, \"max_validity_days\": 825, \"max_ca_validity_days\": 1825,"
+	" \"key_types\": [\"p256\"], \"key_usage\": [\"digitalSignature\", \"keyCertSign\","
+	" \"cRLSign\"], \"ca_certificate\": true, \"path_len\": 0,"
+	" \"subject\": {\"CN\": \"optional\"}, \"allow\": [\"role:key_operation\"]}}";
+
+static int
+load_profiles(struct be_ctx *ctx)
+{
+	json_t *j = NULL;
+	struct be_err e = { 0, "" };
+	int rc;
+
+	rc = be_json_parse(profiles_json, strlen(profiles_json), "profiles", BE_E_CONFIG, &j, &e);
+	if (rc == BE_OK)
+		rc = be_profiles_parse(j, NULL, 0, &ctx->profiles, &ctx->n_profiles, &e);
+	if (rc != BE_OK)
+		printf("# profiles: %s\n", e.msg);
+	json_decref(j);
+	return rc;
+}
+
+/* The certificate in der as openssl prints its extensions, into buf. */
+static void
+cert_text(const gnutls_datum_t *der, char *buf, size_t len)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t t = { NULL, 0 };
+
+	buf[0] = '\0';
+	if (gnutls_x509_crt_init(&crt) >= 0 &&
+	    gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) >= 0 &&
+	    gnutls_x509_crt_print(crt, GNUTLS_CRT_PRINT_FULL, &t) >= 0)
+		snprintf(buf, len, "%.*s", (int)t.size, (const char *)t.data);
+	gnutls_free(t.data);
+	if (crt != NULL)
+		gnutls_x509_crt_deinit(crt);
+}
+
+/* Key usage, CA flag, EKU and validity as a key operator asks, bounded by the profile. */
+static void
+test_profile_bounds(struct be_keystore *ks, struct be_ctx *ctx)
+{
+	struct be_tsb_env env = { ctx, ks, be_ctx_profile(ctx, "tsb") };
+	struct be_ks_new_key nk;
+	struct be_ks_key *k = NULL;
+	struct be_tsb_sign r;
+	struct be_op_ctx op;
+	struct be_err e = { 0, "" };
+	gnutls_datum_t der = { NULL, 0 };
+	char *b64 = NULL, *csr = NULL, text[8192];
+	char *client[1] = { (char *)"1.3.6.1.5.5.7.3.2" }, *server[1] = { (char *)"1.3.6.1.5.5.7.3.1" };
+	int64_t before;
+
+	memset(&op, 0, sizeof(op));
+	op.adapter = "test";
+	op.operation = "certificate-sign";
+	op.principal.name = "operator";
+	memset(&nk, 0, sizeof(nk));
+	nk.label = "bounds-ca";
+	nk.spec.alg = BE_KEY_EC;
+	nk.spec.bits = 256;
+	nk.attrs = BE_KS_SIGN | BE_KS_DESTROYABLE;
+	tap_ok(be_keystore_key_create(ks, &nk, &k, NULL) == BE_OK &&
+	       make_ca_cert(ks, k, 1, &b64) == 0 &&
+	       be_keystore_cert_import(ks, nk.label, b64, strlen(b64), NULL, NULL) == BE_OK,
+	       "/bounds/key-with-pathlen-1");
+	csr = leaf_csr("bounds");
+	memset(&r, 0, sizeof(r));
+	r.key_label = nk.label;
+	r.csr = (const unsigned char *)csr;
+	r.csr_len = csr != NULL ? strlen(csr) : 0;
+	r.key_usage = GNUTLS_KEY_DIGITAL_SIGNATURE;
+	r.eku = client;
+	r.n_eku = 1;
+
+	before = cert_count(ctx);
+	r.ca = true;
+	be_err_clear(&e);
+	tap_ok(be_policy_sign_now(&env, &op, &r, &der, &e) == BE_E_MALFORMED &&
+	       strstr(e.msg, "certificateAuthority: profile tsb does not issue CA") != NULL,
+	       "/bounds/ca-refused-by-profile (%s)", e.msg);
+	r.ca = false;
+	r.key_usage = GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_NON_REPUDIATION;
+	be_err_clear(&e);
+	tap_ok(be_policy_sign_now(&env, &op, &r, &der, &e) == BE_E_MALFORMED &&
+	       strstr(e.msg, "keyUsage: nonRepudiation is outside what profile tsb allows"),
+	       "/bounds/key-usage-outside-set (%s)", e.msg);
+	r.key_usage = GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT;
+	be_err_clear(&e);
+	tap_ok(be_policy_sign_now(&env, &op, &r, &der, &e) == BE_E_MALFORMED &&
+	       strstr(e.msg, "keyUsage: keyEncipherment needs an RSA subject key"),
+	       "/bounds/key-encipherment-for-ec-key (%s)", e.msg);
+	r.key_usage = GNUTLS_KEY_DIGITAL_SIGNATURE;
+	r.eku = server;
+	be_err_clear(&e);
+	tap_ok(be_policy_sign_now(&env, &op, &r, &der, &e) == BE_E_MALFORMED &&
+	       strstr(e.msg, "extendedKeyUsage: serverAuth is outside what profile tsb allows"),
+	       "/bounds/eku-outside-set (%s)", e.msg);
+	r.eku = client;
+	r.validity_days = 826;
+	be_err_clear(&e);
+	tap_ok(be_policy_sign_now(&env, &op, &r, &der, &e) == BE_E_MALFORMED &&
+	       strstr(e.msg, "validity: 826 days exceeds the 825 days profile tsb allows"),
+	       "/bounds/validity-over-cap (%s)", e.msg);
+	TAP_IS_INT(cert_count(ctx), before, "/bounds/refusals-store-nothing");
+
+	r.validity_days = 825;
+	be_err_clear(&e);
+	tap_ok(be_policy_sign_now(&env, &op, &r, &der, &e) == BE_OK &&
+	       cert_count(ctx) == before + 1, "/bounds/end-entity-within-bounds (%s)", e.msg);
+	cert_text(&der, text, sizeof(text));
+	tap_ok(strstr(text, "Certificate Authority (CA): FALSE") != NULL &&
+	       strstr(text, "Digital signature.") != NULL &&
+	       strstr(text, "TLS WWW Client.") != NULL &&
+	       strstr(text, "Certificate signing.") == NULL,
+	       "/bounds/end-entity-has-what-was-asked");
+	be_datum_free(&der);
+
+	/* A profile that allows CA certificates: pathLen 0 (its path_len, below the issuer's
+	 * 1), keyCertSign and cRLSign added, the CA validity cap. */
+	env.profile = be_ctx_profile(ctx, "tsb-ca");
+	r.ca = true;
+	r.eku = NULL;
+	r.n_eku = 0;
+	r.validity_days = 1826;
+	be_err_clear(&e);
+	tap_ok(be_policy_sign_now(&env, &op, &r, &der, &e) == BE_E_MALFORMED &&
+	       strstr(e.msg, "1825 days profile tsb-ca allows for CA certificates"),
+	       "/bounds/ca-validity-over-cap (%s)", e.msg);
+	r.validity_days = 1000;
+	be_err_clear(&e);
+	tap_ok(be_policy_sign_now(&env, &op, &r, &der, &e) == BE_OK,
+	       "/bounds/ca-allowed-by-profile (%s)", e.msg);
+	cert_text(&der, text, sizeof(text));
+	tap_ok(strstr(text, "Certificate Authority (CA): TRUE") != NULL &&
+	       strstr(text, "Path Length Constraint: 0") != NULL &&
+	       strstr(text, "Certificate signing.") != NULL && strstr(text, "CRL signing.") != NULL,
+	       "/bounds/ca-certificate-pathlen-0-with-cert-sign");
+	be_datum_free(&der);
+	free(b64);
+	free(csr);
+	be_ks_key_free(k);
+}
+
 static void
 test_flows(struct be_keystore *ks, struct be_ctx *ctx, const struct approver *a)
 {
-	struct be_tsb_env env = { ctx, ks, 90, 825, 1825 };
+	struct be_tsb_env env = { ctx, ks, be_ctx_profile(ctx, "tsb") };
 	struct be_ks_new_key nk;
 	struct be_ks_key *ca = NULL, *free_key = NULL;
 	struct be_tsb_sign r;
@@ -734,7 +890,8 @@ test_flows(struct be_keystore *ks, struct be_ctx *ctx, const struct approver *a)
 	r.ca = false;
 	r.key_usage = GNUTLS_KEY_KEY_CERT_SIGN;
 	be_err_clear(&e);
-	tap_ok(be_policy_request_new(&env, &op, &r, id, &e) == BE_E_POLICY,
+	tap_ok(be_policy_request_new(&env, &op, &r, id, &e) == BE_E_MALFORMED &&
+	       strstr(e.msg, "keyUsage: keyCertSign only in a CA certificate"),
 	       "/flow/keycertsign-without-ca-refused (%s)", e.msg);
 	r.key_usage = GNUTLS_KEY_DIGITAL_SIGNATURE;
 
@@ -855,17 +1012,36 @@ test_flows(struct be_keystore *ks, struct be_ctx *ctx, const struct approver *a)
 	tap_ok(be_policy_request_new(&env, &op, &r, id, NULL) == BE_OK &&
 	       be_keystore_req_get(ks, id, &req, NULL) == BE_OK && req->status == BE_KS_EXECUTED,
 	       "/flow/plain/request-executes-at-once");
+	/* Executed again, as after a crash between the certificate and EXECUTED: the
+	 * certificate issued for it is the one; no second is signed. */
+	{
+		char *first = req->result != NULL ? strdup(req->result) : NULL;
+
+		be_ks_req_free(req);
+		req = NULL;
+		before = cert_count(ctx);
+		tap_ok(first != NULL && be_keystore_req_finish(ks, id, BE_KS_EXECUTED,
+							       BE_KS_APPROVED, NULL, NULL,
+							       (int64_t)time(NULL), NULL) == BE_OK &&
+		       be_policy_request_get(&env, &op, id, &req, NULL) == BE_OK &&
+		       req->status == BE_KS_EXECUTED && req->result != NULL &&
+		       strcmp(req->result, first) == 0 && cert_count(ctx) == before,
+		       "/flow/plain/executed-again-takes-its-own-certificate");
+		free(first);
+	}
 	be_ks_req_free(req);
 	req = NULL;
 	r.ca = true;
+	env.profile = be_ctx_profile(ctx, "tsb-ca");
 	be_err_clear(&e);
 	tap_ok(be_policy_sign_now(&env, &op, &r, &der, &e) == BE_E_POLICY &&
 	       strstr(e.msg, "pathLenConstraint"),
 	       "/flow/plain/sub-ca-under-pathlen-0-refused (%s)", e.msg);
 	r.ca = false;
+	env.profile = be_ctx_profile(ctx, "tsb");
 	r.validity_days = 900;
 	be_err_clear(&e);
-	tap_ok(be_policy_sign_now(&env, &op, &r, &der, &e) == BE_E_POLICY,
+	tap_ok(be_policy_sign_now(&env, &op, &r, &der, &e) == BE_E_MALFORMED,
 	       "/flow/plain/validity-over-cap-refused (%s)", e.msg);
 	r.validity_days = 0;
 	rc = be_keystore_cert_import(ks, nk.label, "-----BEGIN CERTIFICATE-----", 27, NULL, &e);
@@ -912,7 +1088,7 @@ main(void)
 	tpath("ks.key", mk, sizeof(mk));
 	tpath("store.db", st, sizeof(st));
 	if (be_keystore_open(db, mk, &ks, NULL) != BE_OK || (ctx = calloc(1, sizeof(*ctx))) == NULL ||
-	    be_store_open(st, &ctx->store, NULL) != BE_OK) {
+	    be_store_open(st, &ctx->store, NULL) != BE_OK || load_profiles(ctx) != BE_OK) {
 		printf("Bail out! open\n");
 		return 1;
 	}
@@ -923,6 +1099,7 @@ main(void)
 	test_signatures(a);
 	test_time();
 	test_flows(ks, ctx, a);
+	test_profile_bounds(ks, ctx);
 	be_keystore_close(ks);
 	be_ctx_free(ctx);
 	for (i = 0; i < 4; i++)
