@@ -372,12 +372,15 @@ validity(const struct be_profile *p, const struct be_request *req, time_t now,
 	unsigned days = req->validity_days ? req->validity_days : p->validity_days;
 	unsigned max = p->max_validity_days ? p->max_validity_days : p->validity_days;
 
+	if (p->validity_seconds != 0)	/* internal profiles (be_profile.h) */
+		days = max = 0;
 	if (days > max)
 		return be_err_set(e, BE_E_POLICY, "validity of %u days exceeds the %u days profile "
 				  "%s allows", days, max, p->name);
 	/* A minute of backdating absorbs clock skew between CA and relying parties. */
 	*nb = now - 60;
-	*na = now + (time_t)days * 86400;
+	*na = now + (p->validity_seconds != 0 ? (time_t)p->validity_seconds :
+		     (time_t)days * 86400);
 	if (*na > p->ca->not_after)
 		*na = p->ca->not_after;
 	if (*na <= now)
@@ -698,6 +701,7 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	tbs.n_eku = p->n_eku;
 	tbs.is_ca = p->is_ca;
 	tbs.path_len = p->path_len;
+	tbs.ocsp_nocheck = p->ocsp_nocheck;
 	if ((subj_str = be_name_to_string(&subject)) == NULL) {
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;
