@@ -58,12 +58,12 @@ ocsp_init(const struct gw_config *cfg, const json_t *section, void **state, stru
 			goto out;
 		}
 		v = conf.responder_validity;
-		if ((rc = be_json_uint(section, "ocsp", "responder_validity_seconds", false, 60,
+		if ((rc = be_json_uint(section, "ocsp", "responder_validity_seconds", false, 30,
 				       366ull * 86400, &v, C, e)) != BE_OK)
 			goto out;
 		conf.responder_validity = (unsigned)v;
 		v = conf.response_validity;
-		if ((rc = be_json_uint(section, "ocsp", "response_validity_seconds", false, 60,
+		if ((rc = be_json_uint(section, "ocsp", "response_validity_seconds", false, 10,
 				       7ull * 86400, &v, C, e)) != BE_OK)
 			goto out;
 		conf.response_validity = (unsigned)v;
