@@ -338,6 +338,13 @@ struct ocsp_ca {
 	struct signer *signer;
 	pthread_mutex_t cache_mu;
 	struct cache_entry *cache;	/* CACHE_SLOTS */
+	/* Serials of the configured CAs' certificates this CA issued (an issuing CA under a
+	 * root): known from the configuration, not the store. */
+	struct {
+		unsigned char serial[BE_OCSP_SERIAL_MAX];
+		size_t len;
+	} *subs;
+	size_t n_subs;
 };
 
 struct be_ocsp {
@@ -610,7 +617,8 @@ be_ocsp_new(struct be_ctx *ctx, const struct be_ocsp_conf *conf, struct be_ocsp 
 	    struct be_err *e)
 {
 	struct be_ocsp *o = NULL;
-	size_t i;
+	size_t i, j;
+	unsigned vst = 0;
 	int rc = BE_OK;
 
 	*out = NULL;
@@ -637,6 +645,26 @@ be_ocsp_new(struct be_ctx *ctx, const struct be_ocsp_conf *conf, struct be_ocsp 
 		if ((rc = ca_hashes(oc, e)) != BE_OK || (rc = ca_profile(o, oc, e)) != BE_OK)
 			goto out;
 	}
+	for (i = 0; i < o->n_cas; i++) {
+		struct ocsp_ca *oc = &o->cas[i];
+
+		if ((oc->subs = calloc(o->n_cas, sizeof(*oc->subs))) == NULL) {
+			rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+			goto out;
+		}
+		for (j = 0; j < o->n_cas; j++) {
+			size_t len = sizeof(oc->subs[0].serial);
+
+			if (j == i || !gnutls_x509_crt_check_issuer(o->cas[j].ca->crt, oc->ca->crt) ||
+			    gnutls_x509_crt_verify(o->cas[j].ca->crt, &oc->ca->crt, 1,
+						   GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &vst) < 0 ||
+			    vst != 0 ||
+			    gnutls_x509_crt_get_serial(o->cas[j].ca->crt, oc->subs[oc->n_subs].serial,
+						       &len) < 0)
+				continue;
+			oc->subs[oc->n_subs++].len = len;
+		}
+	}
 	*out = o;
 	o = NULL;
 out:
@@ -658,6 +686,7 @@ be_ocsp_free(struct be_ocsp *o)
 		for (j = 0; oc->cache != NULL && j < CACHE_SLOTS; j++)
 			be_datum_free(&oc->cache[j].der);
 		free(oc->cache);
+		free(oc->subs);
 		free(oc->profile.subject_fixed[BE_DN_CN]);
 		pthread_rwlock_destroy(&oc->lock);
 		pthread_mutex_destroy(&oc->rotate);
@@ -903,6 +932,7 @@ lookup(struct be_ocsp *o, struct ocsp_ca *oc, const struct be_ocsp_certid *id,
 	const unsigned char *p = id->serial;
 	size_t n = id->serial_len;
 	char hex[2 * BE_OCSP_SERIAL_MAX + 1];
+	size_t i;
 	int rc;
 
 	a->id = id;
@@ -920,6 +950,22 @@ lookup(struct be_ocsp *o, struct ocsp_ca *oc, const struct be_ocsp_certid *id,
 	rc = be_store_cert_status(o->ctx->store, oc->ca->id, hex, &a->st, e);
 	if (rc == BE_E_NOTFOUND) {
 		be_err_clear(e);
+		/* A configured CA's own certificate is good while it is configured. */
+		for (i = 0; i < oc->n_subs; i++) {
+			const unsigned char *q = oc->subs[i].serial;
+			size_t m = oc->subs[i].len;
+
+			while (m > 0 && q[0] == 0) {
+				q++;
+				m--;
+			}
+			if (m == n && memcmp(q, p, n) == 0) {
+				memset(&a->st, 0, sizeof(a->st));
+				a->st.status = BE_CERT_VALID;
+				a->st.reason = -1;
+				a->found = true;
+			}
+		}
 		return BE_OK;
 	}
 	if (rc != BE_OK)

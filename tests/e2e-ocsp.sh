@@ -95,6 +95,9 @@ like "$out" "Response verify OK" "/ocsp/sha256: verifies"
 out=$(q -serial 0x4001020304050607080910)
 like "$out" "Response verify OK" "/ocsp/unknown: verifies"
 like "$out" "0x4001020304050607080910: unknown" "/ocsp/unknown: a serial the store does not know is unknown"
+out=$(openssl ocsp -issuer "$D/ca/root.pem" -cert "$ISS" -url "$URL" -CAfile "$CHAIN" 2>&1)
+like "$out" "issuing.pem: good" "/ocsp/ca-cert: the configured issuing CA's certificate is good under the root (so nginx ssl_ocsp on checks the whole chain)"
+like "$out" "Response verify OK" "/ocsp/ca-cert: signed by the root's own responder"
 
 # ---------------------------------------------------------------- cache, and revocation at once
 m() { curl -s "http://127.0.0.1:$http_port/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
@@ -319,7 +322,7 @@ http {
 		ssl_client_certificate $CHAIN;
 		ssl_verify_client on;
 		ssl_verify_depth 3;
-		ssl_ocsp leaf;
+		ssl_ocsp on;
 		ssl_ocsp_responder $URL;
 		location / { return 200 "hello \$ssl_client_s_dn\n"; }
 	}
