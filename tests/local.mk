@@ -34,7 +34,7 @@ EXTRA_PROGRAMS = tests/bench/bench-ceiling tests/bench/bench-load
 tests_bench_bench_ceiling_LDADD = $(TEST_LDADD)
 tests_bench_bench_load_LDADD = $(TEST_LDADD)
 CLEANFILES += $(EXTRA_PROGRAMS)
-EXTRA_DIST += tests/bench/run.sh
+EXTRA_DIST += tests/bench/run.sh tests/bench/ocsp.sh
 bench: certgate tests/bench/bench-ceiling tests/bench/bench-load
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	bash $(top_srcdir)/tests/bench/run.sh
