@@ -241,6 +241,7 @@ be_ocsp_req_parse(const unsigned char *der, size_t len, size_t max_certids,
 		  struct be_ocsp_req *out, struct be_err *e)
 {
 	asn1_node el = NULL;
+	gnutls_datum_t re = { NULL, 0 };
 	unsigned char ver[8];
 	int count = 0, i, n, r, rc;
 
@@ -250,6 +251,15 @@ be_ocsp_req_parse(const unsigned char *der, size_t len, size_t max_certids,
 	if ((rc = be_asn1_decode("OCSP.OCSPRequest", der, len, "RFC 6960 4.1.1: OCSPRequest",
 				 &el, e)) != BE_OK)
 		goto out;
+	/* RFC 6960 4.1.1 asks for DER: libtasn1's strict mode still takes BER length forms, so
+	 * the request must be exactly its own re-encoding. */
+	if ((rc = be_asn1_encode(el, &re, e)) != BE_OK)
+		goto out;
+	if (re.size != len || memcmp(re.data, der, len) != 0) {
+		rc = be_err_set(e, BE_E_MALFORMED, "RFC 6960 4.1.1: OCSPRequest: not DER (a BER "
+				"length form)");
+		goto out;
+	}
 	/* RFC 6960 4.1.2: v1(0) is the only version; DER omits the DEFAULT. */
 	n = sizeof(ver);
 	r = asn1_read_value(el, "tbsRequest.version", ver, &n);
@@ -274,6 +284,7 @@ be_ocsp_req_parse(const unsigned char *der, size_t len, size_t max_certids,
 	}
 	rc = parse_extensions(el, "tbsRequest.requestExtensions", true, out, e);
 out:
+	be_datum_free(&re);
 	if (el != NULL)
 		asn1_delete_structure(&el);
 	if (rc != BE_OK)
@@ -937,6 +948,7 @@ lookup(struct be_ocsp *o, struct ocsp_ca *oc, const struct be_ocsp_certid *id,
 
 	a->id = id;
 	a->found = false;
+	memset(&a->st, 0, sizeof(a->st));
 	/* RFC 5280 4.1.2.2: serials are positive and at most 20 octets; others are not ours. */
 	if (p[0] & 0x80)
 		return BE_OK;
