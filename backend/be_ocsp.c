@@ -318,7 +318,7 @@ struct signer {
 	gnutls_sign_algorithm_t sign;
 	const char *sig_oid;
 	bool sig_null_params;		/* RSA: parameters NULL (RFC 4055 5) */
-	time_t not_after;
+	time_t issued, not_after;
 	uint64_t gen;			/* distinguishes signers in the cache */
 };
 
@@ -465,6 +465,7 @@ signer_issue(struct be_ocsp *o, struct ocsp_ca *oc, struct signer **out, struct 
 	s->cert = res.cert;
 	res.cert.data = NULL;
 	res.cert.size = 0;
+	s->issued = time(NULL);
 	s->not_after = res.not_after;
 	if (gnutls_pubkey_init(&pub) < 0 || gnutls_pubkey_import_privkey(pub, s->key, 0, 0) < 0) {
 		rc = be_err_set(e, BE_E_CRYPTO, "cannot read the responder public key");
@@ -487,15 +488,16 @@ out:
 	return rc;
 }
 
-/* True when s must be replaced: none yet, or less than a third of its validity left. */
+/* True when s must be replaced: none yet, or less than a third of its validity left (of
+ * the validity it got: a CA near its own end gives shorter ones). */
 static bool
-signer_stale(const struct be_ocsp *o, const struct signer *s, time_t now)
+signer_stale(const struct signer *s, time_t now)
 {
 	if (s == NULL)
 		return true;
 	if (s->cert.data == NULL)
 		return false;	/* the CA itself */
-	return now >= s->not_after - (time_t)(o->conf.responder_validity / 3);
+	return now >= s->not_after - (s->not_after - s->issued) / 3;
 }
 
 /* Makes sure oc has a usable signer, issuing or rotating one when due.  A failed rotation
@@ -508,13 +510,13 @@ signer_ensure(struct be_ocsp *o, struct ocsp_ca *oc, time_t now, struct be_err *
 	int rc = BE_OK;
 
 	pthread_rwlock_rdlock(&oc->lock);
-	stale = signer_stale(o, oc->signer, now);
+	stale = signer_stale(oc->signer, now);
 	pthread_rwlock_unlock(&oc->lock);
 	if (!stale)
 		return BE_OK;
 	pthread_mutex_lock(&oc->rotate);
 	pthread_rwlock_rdlock(&oc->lock);
-	stale = signer_stale(o, oc->signer, now);
+	stale = signer_stale(oc->signer, now);
 	usable = oc->signer != NULL && oc->signer->not_after > now;
 	pthread_rwlock_unlock(&oc->lock);
 	if (!stale)
@@ -1067,6 +1069,11 @@ be_ocsp_respond(struct be_ocsp *o, const unsigned char *der, size_t len,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if (o->ctx->store == NULL) {
+		be_err_set(e, BE_E_UNAVAILABLE, "OCSP: no store to answer from");
+		rc = fail(BE_OCSP_TRY_LATER, out, e);
+		goto out;
+	}
 	if (len > o->conf.max_request) {
 		be_err_set(e, BE_E_TOOBIG, "OCSP request of %zu bytes; the limit is %zu", len,
 			   o->conf.max_request);

@@ -163,7 +163,7 @@ get_request(const char *enc, size_t max, unsigned char **der, size_t *len, struc
 			b64[n++] = enc[i];
 			continue;
 		}
-		if (i + 2 >= elen + 0 || (hi = hexval(enc[i + 1])) < 0 ||
+		if (i + 2 >= elen || (hi = hexval(enc[i + 1])) < 0 ||
 		    (lo = hexval(enc[i + 2])) < 0) {
 			rc = be_err_set(e, BE_E_MALFORMED, "RFC 6960 A.1: bad percent-encoding in "
 					"the GET path");
@@ -185,8 +185,7 @@ out:
 
 /* The reply for an OCSPResponse the backend built. */
 static int
-send_reply(struct gw_request *req, struct gw_response *resp, struct be_ocsp_reply *r,
-	   bool get)
+send_reply(struct gw_response *resp, struct be_ocsp_reply *r, bool get)
 {
 	char buf[96];
 	time_t now = time(NULL);
@@ -212,7 +211,6 @@ send_reply(struct gw_request *req, struct gw_response *resp, struct be_ocsp_repl
 		snprintf(buf, sizeof(buf), "\"%s\"", r->etag);
 		if ((rc = gw_response_header(resp, "ETag", buf)) != 0)
 			return rc;
-		(void)req;
 	} else if ((rc = gw_response_header(resp, "Cache-Control", "no-store")) != 0) {
 		return rc;
 	}
@@ -300,7 +298,7 @@ ocsp_handle(struct gw_request *req, struct gw_response *resp)
 	if (r.status != BE_OCSP_SUCCESSFUL)
 		gw_log(GW_LOG_INFO, "id=%s: ocsp: peer %s: OCSP status %d: %s", req->id,
 		       req->peer ? req->peer : "-", (int)r.status, e.msg);
-	rc = send_reply(req, resp, &r, get);
+	rc = send_reply(resp, &r, get);
 out:
 	be_ocsp_reply_clear(&r);
 	free(der);
