@@ -12,6 +12,7 @@
 extern const asn1_static_node certgate_asn1_tab[];
 extern const asn1_static_node cms_asn1_tab[];
 extern const asn1_static_node est_asn1_tab[];
+extern const asn1_static_node ocsp_asn1_tab[];
 
 /* One entry per .asn module; a type name "MODULE.Type" picks its module. */
 static struct {
@@ -22,6 +23,7 @@ static struct {
 	{ "CERTGATE", certgate_asn1_tab, NULL },
 	{ "CMS", cms_asn1_tab, NULL },
 	{ "EST", est_asn1_tab, NULL },
+	{ "OCSP", ocsp_asn1_tab, NULL },
 };
 static bool loaded_ok;
 static pthread_once_t defs_once = PTHREAD_ONCE_INIT;

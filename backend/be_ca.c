@@ -575,6 +575,13 @@ be_ca_sign(const struct be_ca *ca, const struct be_tbs *tbs, gnutls_datum_t *der
 	}
 	if ((rc = set_sans(crt, tbs, e)) != BE_OK)
 		goto out;
+	/* RFC 6960 4.2.2.2.1: id-pkix-ocsp-nocheck, extnValue NULL, not critical. */
+	if (tbs->ocsp_nocheck &&
+	    gnutls_x509_crt_set_extension_by_oid(crt, "1.3.6.1.5.5.7.48.1.5", "\x05\x00", 2,
+						 0) < 0) {
+		rc = be_err_set(e, BE_E_CRYPTO, "cannot set id-pkix-ocsp-nocheck");
+		goto out;
+	}
 	if ((rc = be_pubkey_key_id(tbs->pubkey, kid, e)) != BE_OK)
 		goto out;
 	kidlen = 20;

@@ -45,6 +45,7 @@ struct be_tbs {
 	size_t n_eku;
 	bool is_ca;
 	int path_len;				/* -1 = unlimited / absent */
+	bool ocsp_nocheck;			/* RFC 6960 4.2.2.2.1 id-pkix-ocsp-nocheck */
 };
 
 /* Signs tbs with ca; be_issue is its one caller (DESIGN.md: every certificate certgate

@@ -288,6 +288,8 @@ validity(const struct be_profile *p, const struct be_ca *ca, const struct be_req
 {
 	unsigned days = req->validity_days ? req->validity_days : p->validity_days;
 
+	if (p->validity_seconds != 0)	/* internal profiles (be_profile.h) */
+		days = max = 0;
 	if (days > max && p->ext_from_request)
 		return be_err_set(e, BE_E_MALFORMED, "validity: %u days exceeds the %u days "
 				  "profile %s allows for %s certificates", days, max, p->name,
@@ -297,7 +299,8 @@ validity(const struct be_profile *p, const struct be_ca *ca, const struct be_req
 				  "%s allows", days, max, p->name);
 	/* A minute of backdating absorbs clock skew between CA and relying parties. */
 	*nb = now - 60;
-	*na = now + (time_t)days * 86400;
+	*na = now + (p->validity_seconds != 0 ? (time_t)p->validity_seconds :
+		     (time_t)days * 86400);
 	if (*na > ca->not_after)
 		*na = ca->not_after;
 	if (*na <= now)
@@ -623,6 +626,7 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	tbs.subject = &subject;
 	tbs.sans = &sans;
 	tbs.pubkey = pub;
+	tbs.ocsp_nocheck = p->ocsp_nocheck;
 	if ((subj_str = be_name_to_string(&subject)) == NULL) {
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;

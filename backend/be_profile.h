@@ -95,6 +95,11 @@ struct be_profile {
 	enum be_distribution distribution;
 	char *drop_dir;
 	bool pop_linking;			/* RFC 7030 3.5: challengePassword = channel binding */
+	/* Internal profiles only (be_ocsp.c's responder certificates), never from the
+	 * configuration: validity in seconds instead of days when non-zero, and the RFC 6960
+	 * 4.2.2.2.1 id-pkix-ocsp-nocheck extension. */
+	unsigned validity_seconds;
+	bool ocsp_nocheck;
 };
 
 /* Parses the "profiles" object (name -> profile) of the configuration; cas are the loaded CAs

@@ -175,6 +175,7 @@ enum stmt_id {
 	S_REQ_LIST_STATUS,
 	S_APPROVAL_INSERT,
 	S_APPROVAL_COUNT,
+	S_OCSP_STATUS,		/* be_store_cert_status (OCSP) */
 	S__COUNT
 };
 
@@ -247,6 +248,9 @@ static const char *const stmt_sql[S__COUNT] = {
 		" LIMIT ?1 OFFSET ?2",
 	[S_APPROVAL_INSERT] = "INSERT INTO approvals (request_id, approver, at) VALUES (?1, ?2, ?3)",
 	[S_APPROVAL_COUNT] = "SELECT count(*) FROM approvals WHERE request_id = ?1",
+	[S_OCSP_STATUS] =
+		"SELECT id, status, reason, revoked_at FROM certificates"
+		" WHERE issuer = ?1 AND serial = ?2",
 };
 
 /* Certificate list filters; each present filter adds its fixed clause, values are bound. */
@@ -2654,5 +2658,50 @@ out:
 		recs = NULL;
 	}
 	be_req_recs_free(recs, cnt);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- OCSP status (be_ocsp.c) */
+
+int
+be_store_cert_status(struct be_store *st, const char *issuer, const char *serial,
+		     struct be_cert_status_rec *out, struct be_err *e)
+{
+	struct conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	char iss[65], ser[41];
+	int b = SQLITE_OK, r, rc;
+
+	memset(out, 0, sizeof(*out));
+	out->reason = -1;
+	if ((rc = issuer_canon(issuer, 256, iss, sizeof(iss), e)) != BE_OK ||
+	    (rc = serial_canon(serial, ser, e)) != BE_OK)
+		goto out;
+	c = reader_get(st);
+	if ((rc = stmt_get(c, S_OCSP_STATUS, &s, e)) != BE_OK)
+		goto out;
+	bind_text(s, 1, iss, &b);
+	bind_text(s, 2, ser, &b);
+	r = b != SQLITE_OK ? b : sqlite3_step(s);
+	if (r == SQLITE_DONE) {
+		rc = be_err_set(e, BE_E_NOTFOUND, "certificate %s of issuer %s not found", ser,
+				iss);
+		goto out;
+	}
+	if (r != SQLITE_ROW) {
+		rc = db_fail(c, r, "read the certificate status", e);
+		goto out;
+	}
+	out->id = sqlite3_column_int64(s, 0);
+	if (cert_status_parse((const char *)sqlite3_column_text(s, 1), &out->status) != BE_OK) {
+		rc = be_err_set(e, BE_E_STORE, "certificate %s: unknown status in the store", ser);
+		goto out;
+	}
+	if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+		out->reason = sqlite3_column_int(s, 2);
+	out->revoked_at = sqlite3_column_int64(s, 3);
+out:
+	stmt_done(s);
+	reader_put(st, c);
 	return rc;
 }

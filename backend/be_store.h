@@ -205,6 +205,22 @@ int be_store_audit_scan(struct be_store *st, int64_t after_id, size_t limit,
 			int (*cb)(const struct be_audit_rec *a, void *arg), void *arg,
 			struct be_err *e);
 
+/* ---------------------------------------------------------------- OCSP status (be_ocsp.c) */
+
+/* What an OCSP answer needs of one certificate, nothing more (one indexed read). */
+struct be_cert_status_rec {
+	int64_t id;
+	enum be_cert_status status;
+	int reason;			/* CRLReason when revoked / hold, else -1 */
+	int64_t revoked_at;		/* 0 when valid */
+};
+
+/* The status of the certificate issuer (SKI hex) issued with hex serial, into *out
+ * (caller's).  BE_E_NOTFOUND when the store has no such certificate; BE_E_MALFORMED for an
+ * issuer or serial that is not hex or a serial over 20 octets.  Deleted records count. */
+int be_store_cert_status(struct be_store *st, const char *issuer, const char *serial,
+			 struct be_cert_status_rec *out, struct be_err *e);
+
 const char *be_req_status_name(enum be_req_status s);	/* "PENDING", ... */
 const char *be_cert_status_name(enum be_cert_status s);	/* "valid", "revoked", "hold" */
 

@@ -25,15 +25,17 @@ backend_libbackend_a_SOURCES = \
 	backend/be_policy.h backend/be_policy.c \
 	backend/be_stats.h backend/be_stats.c \
 	backend/be_keypool.h backend/be_keypool.c \
-	backend/be_goodkey.h backend/be_goodkey.c
+	backend/be_goodkey.h backend/be_goodkey.c \
+	backend/be_ocsp.h backend/be_ocsp.c
 
 # ASN.1 modules: each backend/NAME.asn becomes NAME_asn1_tab.c, loaded by be_asn1.c.
-asn1_tabs = backend/certgate_asn1_tab.c backend/cms_asn1_tab.c backend/est_asn1_tab.c
+asn1_tabs = backend/certgate_asn1_tab.c backend/cms_asn1_tab.c backend/est_asn1_tab.c \
+	backend/ocsp_asn1_tab.c
 nodist_backend_libbackend_a_SOURCES = $(asn1_tabs)
 
 BUILT_SOURCES += $(asn1_tabs)
 CLEANFILES += $(asn1_tabs)
-EXTRA_DIST += backend/certgate.asn backend/cms.asn backend/est.asn
+EXTRA_DIST += backend/certgate.asn backend/cms.asn backend/est.asn backend/ocsp.asn
 
 ASN1_GEN = $(AM_V_GEN)$(MKDIR_P) backend && $(ASN1PARSER) -o $@
 backend/certgate_asn1_tab.c: $(top_srcdir)/backend/certgate.asn
@@ -42,3 +44,5 @@ backend/cms_asn1_tab.c: $(top_srcdir)/backend/cms.asn
 	$(ASN1_GEN) -n cms_asn1_tab $(top_srcdir)/backend/cms.asn
 backend/est_asn1_tab.c: $(top_srcdir)/backend/est.asn
 	$(ASN1_GEN) -n est_asn1_tab $(top_srcdir)/backend/est.asn
+backend/ocsp_asn1_tab.c: $(top_srcdir)/backend/ocsp.asn
+	$(ASN1_GEN) -n ocsp_asn1_tab $(top_srcdir)/backend/ocsp.asn

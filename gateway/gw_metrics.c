@@ -18,6 +18,7 @@
 
 #include "be_issue.h"
 #include "be_json.h"
+#include "be_ocsp.h"
 #include "be_stats.h"
 #include "gw.h"
 
@@ -294,6 +295,26 @@ emit_backend(struct out *o, const struct be_stats_snapshot *st)
 	     "certgate_store_errors_total %llu\n", (unsigned long long)st->store_errors);
 }
 
+/* OCSP answers (be_ocsp.h). */
+static void
+emit_ocsp(struct out *o)
+{
+	uint64_t n[BE_OCSP_STAT__COUNT], hits = 0;
+	int i;
+
+	be_ocsp_stats(n, &hits);
+	emit(o, "# HELP certgate_ocsp_responses_total OCSP answers by status: good, revoked, "
+	     "unknown for each certificate answered, else the OCSPResponseStatus.\n"
+	     "# TYPE certgate_ocsp_responses_total counter\n");
+	for (i = 0; i < BE_OCSP_STAT__COUNT; i++)
+		emit(o, "certgate_ocsp_responses_total{status=\"%s\"} %llu\n",
+		     be_ocsp_stat_name(i), (unsigned long long)n[i]);
+	emit(o, "# HELP certgate_ocsp_cache_hits_total OCSP answers served from the response "
+	     "cache, without a new signature.\n"
+	     "# TYPE certgate_ocsp_cache_hits_total counter\n"
+	     "certgate_ocsp_cache_hits_total %llu\n", (unsigned long long)hits);
+}
+
 /* Requests in state PENDING; -1 when the store cannot say. */
 static long long
 pending_count(struct be_ctx *be)
@@ -421,6 +442,7 @@ gw_metrics_handle(struct gw_request *req, struct gw_response *resp)
 	be_stats_snapshot(&st);
 	emit_requests(&o);
 	emit_backend(&o, &st);
+	emit_ocsp(&o);
 	emit_gateway(&o, req->cfg);
 	if (o.failed) {
 		rc = gw_response_text(resp, 500, "metrics: out of memory");

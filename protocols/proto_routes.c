@@ -59,6 +59,7 @@ proto_adapters(size_t *n)
 		all[count++] = proto_sesam_adapter;
 		all[count++] = proto_tsb_adapter;
 		all[count++] = proto_iot_adapter;
+		all[count++] = proto_ocsp_adapter;
 	}
 	*n = count;
 	return all;

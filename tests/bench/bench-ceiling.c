@@ -8,6 +8,8 @@
  *   --op keygen   server keygen: generate a key (or take a pre-made one with --pooled, as
  *                 from a warm key pool), sign, and encode the key as --format pem | der |
  *                 pkcs12 (the profile's PKCS#12 iteration count, a random password)
+ *   --op rawsign  one signature by the CA key over 256 bytes (gnutls_privkey_sign_data2 with
+ *                 the CA's hash): the raw signature rate OCSP answers are compared with
  *
  * --threads N workers share the one CA key object (as the daemon's threads do), so the
  * 2-thread figure also shows that signing needs no lock.  Every certificate of the first
@@ -163,6 +165,23 @@ out:
 	return rc;
 }
 
+/* One raw signature by the CA key (raw_alg: the CA key's algorithm with its hash). */
+static gnutls_sign_algorithm_t raw_alg;
+
+static int
+op_rawsign(unsigned long i, struct be_err *e)
+{
+	unsigned char msg[256];
+	gnutls_datum_t d = { msg, sizeof(msg) }, sig = { NULL, 0 };
+	int rc = 0;
+
+	memset(msg, (int)(i & 0xff), sizeof(msg));
+	if (gnutls_privkey_sign_data2(prof->ca->key, raw_alg, 0, &d, &sig) < 0)
+		rc = be_err_set(e, BE_E_CRYPTO, "the CA key did not sign");
+	gnutls_free(sig.data);
+	return rc;
+}
+
 /* One server keygen's backend work. */
 static int
 op_keygen(unsigned long i, bool check, struct be_err *e)
@@ -240,6 +259,8 @@ worker_run(void *arg)
 		t0 = now_s();
 		if (strcmp(o.op, "sign") == 0)
 			rc = op_sign(i, i < N_CSRS, &e);
+		else if (strcmp(o.op, "rawsign") == 0)
+			rc = op_rawsign(i, &e);
 		else
 			rc = op_keygen(i, i < 16, &e);
 		us = (now_s() - t0) * 1e6;
@@ -309,7 +330,7 @@ parse_args(int argc, char **argv)
 			continue;
 		}
 		if (v == NULL)
-			die("usage: bench-ceiling -c CONF --profile NAME [--op sign|keygen] "
+			die("usage: bench-ceiling -c CONF --profile NAME [--op sign|keygen|rawsign] "
 			    "[--key TYPE] [--format pem|der|pkcs12] [--pooled] [--threads N] "
 			    "[--count N] [--time S] [--name NAME]");
 		i++;
@@ -338,8 +359,9 @@ parse_args(int argc, char **argv)
 		die("-c CONF and --profile NAME are needed");
 	if (o.threads == 0 || o.threads > MAX_THREADS)
 		die("--threads: 1 to 16");
-	if (strcmp(o.op, "sign") != 0 && strcmp(o.op, "keygen") != 0)
-		die("--op: sign or keygen");
+	if (strcmp(o.op, "sign") != 0 && strcmp(o.op, "keygen") != 0 &&
+	    strcmp(o.op, "rawsign") != 0)
+		die("--op: sign, keygen or rawsign");
 	if (strcmp(o.format, "pem") != 0 && strcmp(o.format, "der") != 0 &&
 	    strcmp(o.format, "pkcs12") != 0)
 		die("--format: pem, der or pkcs12");
@@ -377,6 +399,17 @@ main(int argc, char **argv)
 		for (i = 0; i < N_CSRS; i++)
 			if (make_csr(i, &csrs[i]) != 0)
 				die("cannot make the CSRs");
+	} else if (strcmp(o.op, "rawsign") == 0) {
+		gnutls_pubkey_t pub = NULL;
+		int pk;
+
+		if (gnutls_pubkey_init(&pub) < 0 ||
+		    gnutls_pubkey_import_x509(pub, prof->ca->crt, 0) < 0)
+			die("the CA public key does not load");
+		pk = gnutls_pubkey_get_pk_algorithm(pub, NULL);
+		raw_alg = pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_SIGN_EDDSA_ED25519 :
+			  gnutls_pk_to_sign((gnutls_pk_algorithm_t)pk, prof->ca->hash);
+		gnutls_pubkey_deinit(pub);
 	} else if (o.pooled) {
 		/* A warm pool: the keys exist before the clock starts. */
 		for (k = 0; k < N_POOLED; k++)
