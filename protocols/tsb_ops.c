@@ -1072,7 +1072,7 @@ tsb_body_check(const json_t *b, struct be_err *e)
 	memset(&spec, 0, sizeof(spec));
 	memset(&eku, 0, sizeof(eku));
 	/* POST /v1/key, /v1/key/export/plain, /v1/certificate/import/plain */
-	if (be_tsb_json_str(b, "", "label", false, &s, &l) == BE_OK && s != NULL)
+	if (tsb_json_str(b, "", "label", false, &s, &l) == BE_OK && s != NULL)
 		be_ks_label_check(s, &l);
 	first_error(e, &l);
 	be_err_clear(&l);
@@ -1088,7 +1088,7 @@ tsb_body_check(const json_t *b, struct be_err *e)
 	key_attrs(b, &bits, &l);
 	first_error(e, &l);
 	be_err_clear(&l);
-	if (be_tsb_json_obj(b, "", "policy", false, &o, &l) == BE_OK && o != NULL)
+	if (tsb_json_obj(b, "", "policy", false, &o, &l) == BE_OK && o != NULL)
 		be_policy_parse(o, "policy", &policy, &l);
 	be_policy_free(policy);
 	first_error(e, &l);
@@ -1097,7 +1097,7 @@ tsb_body_check(const json_t *b, struct be_err *e)
 	sig_alg(b, "", &alg, &dig, &l);
 	first_error(e, &l);
 	be_err_clear(&l);
-	be_tsb_json_uint(b, "", "validity", false, 1, 36500, &days, &l);
+	tsb_json_uint(b, "", "validity", false, 1, 36500, &days, &l);
 	first_error(e, &l);
 	be_err_clear(&l);
 	if (json_object_get(b, "standardCertificateAttributes") != NULL)
@@ -1119,7 +1119,7 @@ tsb_body_check(const json_t *b, struct be_err *e)
 	pw = NULL;
 	first_error(e, &l);
 	be_err_clear(&l);
-	if (be_tsb_json_obj(b, "", "signCertificateRequest", false, &o, &l) == BE_OK &&
+	if (tsb_json_obj(b, "", "signCertificateRequest", false, &o, &l) == BE_OK &&
 	    o != NULL) {
 		memset(&eku, 0, sizeof(eku));
 		sign_parse(o, "signCertificateRequest", &r, &pw, &eku, &l);
@@ -1134,7 +1134,7 @@ tsb_body_check(const json_t *b, struct be_err *e)
 		free(bytes);
 	first_error(e, &l);
 	be_err_clear(&l);
-	if (be_tsb_json_str(b, "", "approvalDigestAlgorithm", false, &s, &l) == BE_OK)
+	if (tsb_json_str(b, "", "approvalDigestAlgorithm", false, &s, &l) == BE_OK)
 		be_approver_digest(s, &dig, &l);
 	first_error(e, &l);
 	be_err_clear(&l);
