@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "be_crlpub.h"
 #include "be_issue.h"
 #include "be_json.h"
 #include "be_keypool.h"
@@ -82,6 +83,7 @@ be_ctx_free(struct be_ctx *ctx)
 
 	if (ctx == NULL)
 		return;
+	be_crlpub_free(ctx->crlpub);
 	be_keypool_free(ctx->keypool);
 	be_store_close(ctx->store);
 	be_profiles_free(ctx->profiles, ctx->n_profiles);
@@ -698,6 +700,9 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	tbs.n_eku = p->n_eku;
 	tbs.is_ca = p->is_ca;
 	tbs.path_len = p->path_len;
+	tbs.crl_url = p->crl_url;
+	tbs.ocsp_url = p->ocsp_url;
+	tbs.ca_issuers_url = p->ca_issuers_url;
 	if ((subj_str = be_name_to_string(&subject)) == NULL) {
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;

@@ -15,6 +15,7 @@
 #include "be_store.h"
 
 struct be_keypool;
+struct be_crlpub;
 
 /* CAs, profiles and the store of one configuration. */
 struct be_ctx {
@@ -26,6 +27,8 @@ struct be_ctx {
 	/* Ready keys for server keygen (be_keypool.h), owned, may be NULL; set by whoever
 	 * loads the configuration (be_keypool_new), freed by be_ctx_free. */
 	struct be_keypool *keypool;
+	/* The CRL publisher (be_crlpub.h), owned, may be NULL; set like the key pool. */
+	struct be_crlpub *crlpub;
 };
 
 /* Loads the "cas" and "profiles" objects of the configuration (relative paths under basedir)

@@ -82,6 +82,9 @@ struct be_profile {
 	enum be_distribution distribution;
 	char *drop_dir;
 	bool pop_linking;			/* RFC 7030 3.5: challengePassword = channel binding */
+	/* Written into what the profile issues (be_tbs): CRLDistributionPoints, and
+	 * authorityInfoAccess OCSP / caIssuers.  NULL: none. */
+	char *crl_url, *ocsp_url, *ca_issuers_url;
 };
 
 /* Parses the "profiles" object (name -> profile) of the configuration; cas are the loaded CAs

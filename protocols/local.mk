@@ -7,4 +7,5 @@ protocols_libprotocols_a_SOURCES = \
 	protocols/est.h protocols/est.c protocols/est_ops.c \
 	protocols/sesam.h protocols/sesam.c protocols/sesam_ops.c protocols/sesam_form.c \
 	protocols/tsb.h protocols/tsb.c protocols/tsb_ops.c \
-	protocols/iot.h protocols/iot.c protocols/iot_ops.c
+	protocols/iot.h protocols/iot.c protocols/iot_ops.c \
+	protocols/crl.c
