@@ -252,7 +252,8 @@ be_crl_builder_add(struct be_crl_builder *b, const unsigned char *serial, size_t
 		serial++;
 		len--;
 	}
-	if (len == 0 || len > 20 || (serial[0] & 0x80))
+	/* The DER INTEGER gains a 0x00 octet when the high bit is set: 20 octets at most. */
+	if (len == 0 || len > 20 || (len == 20 && (serial[0] & 0x80)))
 		return be_err_set(e, BE_E_MALFORMED, "CRL entry: serial is not a positive "
 				  "integer of at most 20 octets (RFC 5280 4.1.2.2)");
 	if (reason < 0 || reason > 10 || reason == 7 || reason == 8)

@@ -26,8 +26,9 @@ void be_crl_builder_free(struct be_crl_builder *b);
 /* Number of entries added so far. */
 size_t be_crl_builder_count(const struct be_crl_builder *b);
 
-/* Adds one revoked certificate (RFC 5280 5.1.2.6): serial (1..20 octets, big-endian,
- * positive; leading zero octets are dropped), revocation date, and the CRLReason
+/* Adds one revoked certificate (RFC 5280 5.1.2.6): serial (the magnitude, big-endian;
+ * leading zero octets are dropped; its DER INTEGER at most 20 octets), revocation date, and
+ * the CRLReason
  * (0..10 but 7 and 8; unspecified (0) writes no reasonCode extension, as 5.3.1 says).
  * BE_E_MALFORMED for a bad serial or reason. */
 int be_crl_builder_add(struct be_crl_builder *b, const unsigned char *serial, size_t len,

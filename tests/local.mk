@@ -12,7 +12,8 @@ unit_tests = \
 	tests/test-gw-config \
 	tests/test-be-cms \
 	tests/test-be-keystore \
-	tests/test-be-keypool
+	tests/test-be-keypool \
+	tests/test-be-crl
 check_PROGRAMS += $(unit_tests) tests/gw-echo-server
 TESTS += $(unit_tests)
 
@@ -28,6 +29,7 @@ tests_gw_echo_server_LDADD = $(TEST_LDADD)
 tests_test_be_cms_LDADD = $(TEST_LDADD)
 tests_test_be_keystore_LDADD = $(TEST_LDADD)
 tests_test_be_keypool_LDADD = $(TEST_LDADD)
+tests_test_be_crl_LDADD = $(TEST_LDADD)
 
 # Benchmark (not part of make check): `make bench`.
 EXTRA_PROGRAMS = tests/bench/bench-ceiling tests/bench/bench-load
