@@ -52,6 +52,7 @@ e2e_tests = \
 	tests/e2e-iot.sh \
 	tests/e2e-nginx.sh \
 	tests/e2e-ops.sh \
+	tests/e2e-crl.sh \
 	tests/man-keys.sh \
 	tests/style-banned.sh
 TESTS += $(e2e_tests)
