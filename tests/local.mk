@@ -32,12 +32,13 @@ tests_test_be_keypool_LDADD = $(TEST_LDADD)
 tests_test_be_crl_LDADD = $(TEST_LDADD)
 
 # Benchmark (not part of make check): `make bench`.
-EXTRA_PROGRAMS = tests/bench/bench-ceiling tests/bench/bench-load
+EXTRA_PROGRAMS = tests/bench/bench-ceiling tests/bench/bench-load tests/bench/bench-crl
 tests_bench_bench_ceiling_LDADD = $(TEST_LDADD)
+tests_bench_bench_crl_LDADD = $(TEST_LDADD)
 tests_bench_bench_load_LDADD = $(TEST_LDADD)
 CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += tests/bench/run.sh
-bench: certgate tests/bench/bench-ceiling tests/bench/bench-load
+bench: certgate tests/bench/bench-ceiling tests/bench/bench-load tests/bench/bench-crl
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	bash $(top_srcdir)/tests/bench/run.sh
 .PHONY: bench
