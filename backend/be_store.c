@@ -141,14 +141,17 @@ static const struct migration migrations[] = {
 	 * monotonic, so it lives here and survives restarts) and a counter of revocation
 	 * changes that a trigger bumps in the transaction that changes a status, whichever
 	 * process (daemon, CLI) made it; the publisher rebuilds when it moves.  The partial
-	 * index finds an issuer's revoked and held certificates without reading the others. */
+	 * index holds what a CRL entry needs of an issuer's revoked and held certificates, so
+	 * the publisher reads it alone, not the rows (a million entries: about 60 MiB of index
+	 * instead of 700 MiB of table). */
 	{ 3,
 	  "CREATE TABLE crl_state ("
 	  " issuer TEXT PRIMARY KEY,"
 	  " number INTEGER NOT NULL DEFAULT 0 CHECK (number >= 0),"
 	  " changes INTEGER NOT NULL DEFAULT 0"
 	  ");"
-	  "CREATE INDEX certificates_revoked ON certificates (issuer) WHERE status <> 'valid';"
+	  "CREATE INDEX certificates_revoked ON certificates"
+	  " (issuer, serial, status, reason, revoked_at, not_after) WHERE status <> 'valid';"
 	  "CREATE TRIGGER crl_state_changes AFTER UPDATE OF status ON certificates"
 	  " WHEN OLD.status IS NOT NEW.status"
 	  " BEGIN INSERT INTO crl_state (issuer, changes) VALUES (NEW.issuer, 1)"
