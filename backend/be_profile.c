@@ -438,14 +438,12 @@ out:
  * and caIssuers over HTTP, since a relying party checking a certificate cannot rely on
  * TLS to this server; RFC 6960 for OCSP), printable ASCII without spaces, at most 1024. */
 static int
-parse_url(const json_t *o, const char *path, const char *key, char **out, struct be_err *e)
+check_url(const char *s, const char *path, const char *key, char **out, struct be_err *e)
 {
-	const char *s = NULL;
 	size_t i, n;
-	int rc;
 
-	if ((rc = be_json_str(o, path, key, false, &s, C, e)) != BE_OK || s == NULL)
-		return rc;
+	if (s == NULL)
+		return BE_OK;
 	n = strlen(s);
 	if (strncmp(s, "http://", 7) != 0 || n <= 7 || n > 1024)
 		return be_err_set(e, C, "%s.%s: must be an http:// URL of at most 1024 characters",
@@ -565,9 +563,12 @@ parse_one(struct be_profile *p, const char *name, const json_t *o, struct be_ca 
 		return rc;
 	if (s != NULL && (p->drop_dir = strdup(s)) == NULL)
 		return be_err_set(e, BE_E_NOMEM, "out of memory");
-	if ((rc = parse_url(o, path, "crl_url", &p->crl_url, e)) != BE_OK ||
-	    (rc = parse_url(o, path, "ocsp_url", &p->ocsp_url, e)) != BE_OK ||
-	    (rc = parse_url(o, path, "ca_issuers_url", &p->ca_issuers_url, e)) != BE_OK)
+	if ((rc = be_json_str(o, path, "crl_url", false, &s, C, e)) != BE_OK ||
+	    (rc = check_url(s, path, "crl_url", &p->crl_url, e)) != BE_OK ||
+	    (rc = be_json_str(o, path, "ocsp_url", false, &s, C, e)) != BE_OK ||
+	    (rc = check_url(s, path, "ocsp_url", &p->ocsp_url, e)) != BE_OK ||
+	    (rc = be_json_str(o, path, "ca_issuers_url", false, &s, C, e)) != BE_OK ||
+	    (rc = check_url(s, path, "ca_issuers_url", &p->ca_issuers_url, e)) != BE_OK)
 		return rc;
 	return BE_OK;
 }

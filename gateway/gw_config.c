@@ -89,7 +89,7 @@ top_keys(const json_t *root, struct be_err *e)
 {
 	static const char *const own[] = {
 		"state_dir", "store", "listen", "tls", "limits", "cas", "profiles", "principals",
-		"keypool", "proxy", "metrics", "log",
+		"keypool", "proxy", "metrics", "log", "crl",
 	};
 	const char *key;
 	json_t *v;

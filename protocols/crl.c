@@ -291,26 +291,14 @@ crl_demo(json_t *conf, json_t *creds, struct be_err *e)
 	return BE_OK;
 }
 
-/* The "crl" section configures the backend's publisher, which read it already
- * (be_crlpub_new, called by the configuration loader); nothing is left for the adapter. */
-static int
-crl_init(const struct gw_config *cfg, const json_t *section, void **state, struct be_err *e)
-{
-	(void)cfg;
-	(void)section;
-	(void)e;
-	*state = NULL;
-	return BE_OK;
-}
-
 static const struct gw_route crl_routes[] = {
 	{ "/crl/", crl_handle, NULL },
 	{ "/ca/", cacert_handle, NULL },
 };
 
 const struct gw_adapter proto_crl_adapter = {
-	.name = "crl",
-	.init = crl_init,
+	/* Not "crl": that section configures the backend's publisher (be_crlpub.h). */
+	.name = "crl-http",
 	.demo = crl_demo,
 	.routes = crl_routes,
 	.n_routes = sizeof(crl_routes) / sizeof(crl_routes[0]),
