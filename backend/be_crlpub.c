@@ -265,8 +265,13 @@ blob_new(const struct pub_ca *pc, const struct be_crl_builder *b, int shard, int
 	blob->this_update = p.this_update;
 	blob->next_update = p.next_update;
 	blob->entries = be_crl_builder_count(b);
-	snprintf(blob->etag, sizeof(blob->etag), "\"%.16s-%lld-%d\"", pc->ca->id,
-		 (long long)number, shard);
+	/* The CA, the cRLNumber and the partition: a new build is a new tag. */
+	if (shard < 0)
+		snprintf(blob->etag, sizeof(blob->etag), "\"%.16s-%lld\"", pc->ca->id,
+			 (long long)number);
+	else
+		snprintf(blob->etag, sizeof(blob->etag), "\"%.16s-%lld-p%d\"", pc->ca->id,
+			 (long long)number, shard);
 	*out = blob;
 	blob = NULL;
 out:
