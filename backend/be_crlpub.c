@@ -441,6 +441,35 @@ be_crlpub_start(struct be_crlpub *pub, struct be_err *e)
 
 /* ---------------------------------------------------------------- serving */
 
+void
+be_crlpub_adopt(struct be_crlpub *pub, struct be_crlpub *from)
+{
+	size_t i, j, k;
+
+	if (pub == NULL || from == NULL || pub == from)
+		return;
+	pthread_mutex_lock(&from->mu);
+	pthread_mutex_lock(&pub->mu);
+	for (i = 0; i < pub->n; i++) {
+		struct pub_ca *pc = &pub->cas[i];
+
+		for (j = 0; j < from->n; j++) {
+			const struct pub_ca *fc = &from->cas[j];
+
+			if (strcmp(fc->ca->id, pc->ca->id) != 0 || fc->shards != pc->shards)
+				continue;
+			for (k = 0; k < n_blobs(pc); k++) {
+				if (pc->blobs[k] != NULL || fc->blobs[k] == NULL)
+					continue;
+				atomic_fetch_add(&fc->blobs[k]->refs, 1);
+				pc->blobs[k] = fc->blobs[k];
+			}
+		}
+	}
+	pthread_mutex_unlock(&pub->mu);
+	pthread_mutex_unlock(&from->mu);
+}
+
 int
 be_crlpub_get(struct be_crlpub *pub, const char *ca, int shard, struct be_crl_blob **out,
 	      struct be_err *e)

@@ -48,6 +48,10 @@ void be_crlpub_free(struct be_crlpub *pub);
 void be_crlpub_set_log(struct be_crlpub *pub, void (*log)(bool error, const char *msg));
 /* Starts the background thread (once; later calls do nothing). */
 int be_crlpub_start(struct be_crlpub *pub, struct be_err *e);
+/* Serves from's current CRLs from pub until pub's first build (a configuration reload:
+ * relying parties get no 503 in between), for each CA of pub that from has with the same
+ * key identifier and partition count.  Both borrowed; takes references. */
+void be_crlpub_adopt(struct be_crlpub *pub, struct be_crlpub *from);
 /* Builds now, on the caller's thread, the CRLs of every CA that needs it (never built, a
  * revocation changed, older than refresh_seconds), or of all when force.  For tests, the
  * benchmark and the thread. */

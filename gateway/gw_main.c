@@ -145,6 +145,8 @@ reload(struct gw_server *srv, const char *conf)
 		return;
 	}
 	gw_proxy_warnings(next);
+	/* The running configuration's CRLs are served until next's publisher has built. */
+	be_crlpub_adopt(next->be->crlpub, gw_server_config(srv)->be->crlpub);
 	if (gw_server_reload(srv, next, &e) != BE_OK) {	/* frees next */
 		gw_log(GW_LOG_ERROR, "reload refused, the previous configuration keeps serving: %s",
 		       e.msg);

@@ -515,6 +515,22 @@ test_publisher(void)
 	       stats[0].next_update - stats[0].this_update == 86400,
 	       "/crlpub/stats-complete-crl");
 
+	/* A reload's new publisher serves the running one's CRLs until it has built. */
+	{
+		struct be_crlpub *next = NULL;
+		int64_t na = 0;
+
+		rc = be_crlpub_new(NULL, ctx, &next, &e);
+		tap_ok(rc == 0 && be_crlpub_get(next, "pub", -1, &blob, NULL) == BE_E_UNAVAILABLE,
+		       "/crlpub/adopt/new-publisher-has-nothing");
+		be_crlpub_adopt(next, pub);
+		total = next != NULL ? blob_entries(next, -1, &na) : 0;
+		tap_ok(total == 20 && na == n3 && blob_entries(next, 2, NULL) != (size_t)-1,
+		       "/crlpub/adopt/serves-the-running-crls (%zu)", total);
+		be_crlpub_free(next);
+		TAP_IS_INT(blob_entries(pub, -1, NULL), 20, "/crlpub/adopt/old-one-unharmed");
+	}
+
 	/* The thread picks a change up by itself within its interval. */
 	be_err_clear(&e);
 	rc = be_crlpub_start(pub, &e);
