@@ -15,6 +15,7 @@
 
 #include "be_asn1.h"
 #include "be_ca.h"
+#include "be_crl.h"
 #include "be_json.h"
 
 #define CA_FILE_MAX (1024 * 1024)
@@ -311,9 +312,11 @@ int
 be_ca_load(const char *name, const json_t *conf, const char *path, const char *basedir,
 	   struct be_ca **out, struct be_err *e)
 {
-	static const char *const keys[] = { "certificate", "key", "chain", "hash", NULL };
+	static const char *const keys[] = { "certificate", "key", "chain", "hash", "crl_shards",
+					    NULL };
 	struct be_ca *ca = NULL;
 	const char *cert = NULL, *key = NULL, *chain = NULL, *hash = NULL;
+	unsigned long long shards = 1;
 	char *f = NULL;
 	gnutls_x509_crt_t anchor = NULL;
 	unsigned hbits = 0;
@@ -324,7 +327,9 @@ be_ca_load(const char *name, const json_t *conf, const char *path, const char *b
 	    (rc = be_json_str(conf, path, "certificate", true, &cert, BE_E_CONFIG, e)) != BE_OK ||
 	    (rc = be_json_str(conf, path, "key", true, &key, BE_E_CONFIG, e)) != BE_OK ||
 	    (rc = be_json_str(conf, path, "chain", false, &chain, BE_E_CONFIG, e)) != BE_OK ||
-	    (rc = be_json_str(conf, path, "hash", false, &hash, BE_E_CONFIG, e)) != BE_OK)
+	    (rc = be_json_str(conf, path, "hash", false, &hash, BE_E_CONFIG, e)) != BE_OK ||
+	    (rc = be_json_uint(conf, path, "crl_shards", false, 1, 1024, &shards, BE_E_CONFIG,
+			       e)) != BE_OK)
 		goto out;
 	if ((ca = calloc(1, sizeof(*ca))) == NULL || (ca->name = strdup(name)) == NULL) {
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
@@ -380,6 +385,7 @@ be_ca_load(const char *name, const json_t *conf, const char *path, const char *b
 		goto out;
 	}
 	anchor = NULL;
+	ca->crl_shards = (unsigned)shards;
 	*out = ca;
 	ca = NULL;
 out:
@@ -529,6 +535,43 @@ set_rdn(gnutls_x509_crt_t crt, const char *oid, const char *value)
 	return r;
 }
 
+/* RFC 5280 4.2.1.13 CRLDistributionPoints (the partition of this serial when the CA's CRL
+ * is partitioned, be_crl.h) and 4.2.2.1 authorityInfoAccess (OCSP, caIssuers). */
+static int
+set_revocation_urls(gnutls_x509_crt_t crt, const struct be_ca *ca, const struct be_tbs *tbs,
+		    struct be_err *e)
+{
+	char url[1100];
+	gnutls_datum_t d;
+	int rc = BE_OK;
+
+	if (tbs->crl_url != NULL) {
+		if (ca->crl_shards > 1)
+			rc = be_crl_shard_url(tbs->crl_url, be_crl_shard(tbs->serial,
+					      tbs->serial_len, ca->crl_shards), url, sizeof(url), e);
+		else
+			snprintf(url, sizeof(url), "%s", tbs->crl_url);
+		if (rc != BE_OK)
+			return rc;
+		if (gnutls_x509_crt_set_crl_dist_points2(crt, GNUTLS_SAN_URI, url,
+							 (unsigned)strlen(url), 0) < 0)
+			return be_err_set(e, BE_E_CRYPTO, "cannot set CRLDistributionPoints");
+	}
+	if (tbs->ocsp_url != NULL) {
+		d.data = (unsigned char *)tbs->ocsp_url;
+		d.size = (unsigned)strlen(tbs->ocsp_url);
+		if (gnutls_x509_crt_set_authority_info_access(crt, GNUTLS_IA_OCSP_URI, &d) < 0)
+			return be_err_set(e, BE_E_CRYPTO, "cannot set authorityInfoAccess OCSP");
+	}
+	if (tbs->ca_issuers_url != NULL) {
+		d.data = (unsigned char *)tbs->ca_issuers_url;
+		d.size = (unsigned)strlen(tbs->ca_issuers_url);
+		if (gnutls_x509_crt_set_authority_info_access(crt, GNUTLS_IA_CAISSUERS_URI, &d) < 0)
+			return be_err_set(e, BE_E_CRYPTO, "cannot set authorityInfoAccess caIssuers");
+	}
+	return BE_OK;
+}
+
 int
 be_ca_sign(const struct be_ca *ca, const struct be_tbs *tbs, gnutls_datum_t *der,
 	   struct be_err *e)
@@ -590,6 +633,8 @@ be_ca_sign(const struct be_ca *ca, const struct be_tbs *tbs, gnutls_datum_t *der
 		rc = be_err_set(e, BE_E_CRYPTO, "cannot set key identifiers");
 		goto out;
 	}
+	if ((rc = set_revocation_urls(crt, ca, tbs, e)) != BE_OK)
+		goto out;
 	r = gnutls_x509_crt_privkey_sign(crt, ca->crt, ca->key, ca->hash, 0);
 	if (r < 0) {
 		rc = be_err_set(e, BE_E_UNAVAILABLE, "CA %s could not sign: %s", ca->name,

@@ -21,11 +21,13 @@ struct be_ca {
 	time_t not_after;
 	gnutls_digest_algorithm_t hash;	/* signature hash (SHA-256 unless configured) */
 	gnutls_x509_trust_list_t trust;	/* anchored at this CA: verifies what it issued */
+	unsigned crl_shards;		/* CRL partitions (be_crl_shard); 1 = one complete CRL */
 };
 
 /* Loads the CA named name from its configuration object
  * {"certificate": FILE, "key": FILE | "pkcs11:...", "chain": FILE (optional),
- *  "hash": "sha256" | "sha384" | "sha512" (optional)}; relative paths are under basedir.
+ *  "hash": "sha256" | "sha384" | "sha512" (optional), "crl_shards": 1..1024 (optional)};
+ * relative paths are under basedir.
  * Checks the key matches the certificate and that the certificate is a CA that may sign
  * certificates (basicConstraints cA, keyUsage keyCertSign).  *out: caller be_ca_free(). */
 int be_ca_load(const char *name, const json_t *conf, const char *path, const char *basedir,
@@ -46,6 +48,11 @@ struct be_tbs {
 	bool is_ca;
 	int path_len;				/* -1 = unlimited / absent */
 	bool ocsp_nocheck;			/* RFC 6960 4.2.2.2.1 id-pkix-ocsp-nocheck */
+	/* Revocation pointers from the profile (borrowed, may be NULL): CRLDistributionPoints
+	 * (RFC 5280 4.2.1.13) with crl_url, or its partition for this serial when the CA has
+	 * crl_shards > 1 (be_crl_shard_url); authorityInfoAccess (4.2.2.1) with OCSP and
+	 * caIssuers. */
+	const char *crl_url, *ocsp_url, *ca_issuers_url;
 };
 
 /* Signs tbs with ca; be_issue is its one caller (DESIGN.md: every certificate certgate

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "be_crlpub.h"
 #include "be_goodkey.h"
 #include "be_issue.h"
 #include "be_json.h"
@@ -84,6 +85,7 @@ be_ctx_free(struct be_ctx *ctx)
 
 	if (ctx == NULL)
 		return;
+	be_crlpub_free(ctx->crlpub);
 	be_keypool_free(ctx->keypool);
 	be_goodkey_free(ctx->goodkey);
 	be_store_close(ctx->store);
@@ -627,6 +629,9 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	tbs.sans = &sans;
 	tbs.pubkey = pub;
 	tbs.ocsp_nocheck = p->ocsp_nocheck;
+	tbs.crl_url = p->crl_url;
+	tbs.ocsp_url = p->ocsp_url;
+	tbs.ca_issuers_url = p->ca_issuers_url;
 	if ((subj_str = be_name_to_string(&subject)) == NULL) {
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;

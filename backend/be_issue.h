@@ -16,6 +16,7 @@
 #include "be_store.h"
 
 struct be_keypool;
+struct be_crlpub;
 
 /* CAs, profiles and the store of one configuration. */
 struct be_ctx {
@@ -30,6 +31,8 @@ struct be_ctx {
 	/* Weak-key checks and blocklist (be_goodkey.h), owned, may be NULL (no blocklist);
 	 * set by whoever loads the configuration (be_goodkey_new), freed by be_ctx_free. */
 	struct be_goodkey *goodkey;
+	/* The CRL publisher (be_crlpub.h), owned, may be NULL; set like the key pool. */
+	struct be_crlpub *crlpub;
 };
 
 /* Loads the "cas" and "profiles" objects of the configuration (relative paths under basedir)

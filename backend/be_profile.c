@@ -167,6 +167,9 @@ profile_clear(struct be_profile *p)
 	be_strv_free(p->dns_patterns, p->n_dns_patterns);
 	be_strv_free(p->allow, p->n_allow);
 	free(p->drop_dir);
+	free(p->crl_url);
+	free(p->ocsp_url);
+	free(p->ca_issuers_url);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -449,6 +452,29 @@ out:
 	return rc;
 }
 
+/* A revocation URL written into certificates: http (RFC 5280 4.2.1.13 and 4.2.2.1: CRLs
+ * and caIssuers over HTTP, since a relying party checking a certificate cannot rely on
+ * TLS to this server; RFC 6960 for OCSP), printable ASCII without spaces, at most 1024. */
+static int
+check_url(const char *s, const char *path, const char *key, char **out, struct be_err *e)
+{
+	size_t i, n;
+
+	if (s == NULL)
+		return BE_OK;
+	n = strlen(s);
+	if (strncmp(s, "http://", 7) != 0 || n <= 7 || n > 1024)
+		return be_err_set(e, C, "%s.%s: must be an http:// URL of at most 1024 characters",
+				  path, key);
+	for (i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return be_err_set(e, C, "%s.%s: character %zu is not printable ASCII "
+					  "(percent-encode it)", path, key, i + 1);
+	if ((*out = strdup(s)) == NULL)
+		return be_err_set(e, BE_E_NOMEM, "out of memory");
+	return BE_OK;
+}
+
 static int
 parse_one(struct be_profile *p, const char *name, const json_t *o, struct be_ca **cas,
 	  size_t n_cas, struct be_err *e)
@@ -458,7 +484,8 @@ parse_one(struct be_profile *p, const char *name, const json_t *o, struct be_ca 
 		"server_key_type", "server_keygen", "client_keys", "key_usage",
 		"extended_key_usage", "ca_certificate", "path_len", "subject", "san", "outputs",
 		"pkcs12", "approvals", "allow", "keep_key", "distribution", "drop_dir",
-		"pop_linking", "issuer", "extensions", "max_ca_validity_days", NULL
+		"pop_linking", "issuer", "extensions", "max_ca_validity_days", "crl_url", "ocsp_url",
+		"ca_issuers_url", NULL
 	};
 	char path[128];
 	const char *s = NULL;
@@ -581,6 +608,13 @@ parse_one(struct be_profile *p, const char *name, const json_t *o, struct be_ca 
 		return rc;
 	if (s != NULL && (p->drop_dir = strdup(s)) == NULL)
 		return be_err_set(e, BE_E_NOMEM, "out of memory");
+	if ((rc = be_json_str(o, path, "crl_url", false, &s, C, e)) != BE_OK ||
+	    (rc = check_url(s, path, "crl_url", &p->crl_url, e)) != BE_OK ||
+	    (rc = be_json_str(o, path, "ocsp_url", false, &s, C, e)) != BE_OK ||
+	    (rc = check_url(s, path, "ocsp_url", &p->ocsp_url, e)) != BE_OK ||
+	    (rc = be_json_str(o, path, "ca_issuers_url", false, &s, C, e)) != BE_OK ||
+	    (rc = check_url(s, path, "ca_issuers_url", &p->ca_issuers_url, e)) != BE_OK)
+		return rc;
 	return BE_OK;
 }
 

@@ -100,6 +100,9 @@ struct be_profile {
 	 * 4.2.2.2.1 id-pkix-ocsp-nocheck extension. */
 	unsigned validity_seconds;
 	bool ocsp_nocheck;
+	/* Written into what the profile issues (be_tbs): CRLDistributionPoints, and
+	 * authorityInfoAccess OCSP / caIssuers.  NULL: none. */
+	char *crl_url, *ocsp_url, *ca_issuers_url;
 };
 
 /* Parses the "profiles" object (name -> profile) of the configuration; cas are the loaded CAs

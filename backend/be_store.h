@@ -220,6 +220,23 @@ struct be_cert_status_rec {
  * issuer or serial that is not hex or a serial over 20 octets.  Deleted records count. */
 int be_store_cert_status(struct be_store *st, const char *issuer, const char *serial,
 			 struct be_cert_status_rec *out, struct be_err *e);
+/* CRL state of issuer (schema 3): *changes counts the status changes of its certificates
+ * (bumped by a trigger in the changing transaction, whoever made it), *number the last
+ * cRLNumber handed out; both 0 for an issuer never seen. */
+int be_store_crl_state(struct be_store *st, const char *issuer, int64_t *changes,
+		       int64_t *number, struct be_err *e);
+/* Hands out issuer's next cRLNumber (1, 2, ...: RFC 5280 5.2.3 monotonic), durable on return. */
+int be_store_crl_next_number(struct be_store *st, const char *issuer, int64_t *number,
+			     struct be_err *e);
+/* Calls cb for every certificate of issuer that is revoked or on hold and whose not_after
+ * is >= expired_before (RFC 5280 5.1.2.6 allows an entry to go once the certificate has
+ * expired), from one snapshot.  serial is hex (borrowed for the call); reason the stored
+ * CRLReason.  cb runs with a store connection held: it must not call the store.  A non-zero
+ * return from cb stops the scan and is returned. */
+int be_store_crl_scan(struct be_store *st, const char *issuer, int64_t expired_before,
+		      int (*cb)(const char *serial, enum be_cert_status status, int reason,
+				int64_t revoked_at, void *arg),
+		      void *arg, struct be_err *e);
 
 const char *be_req_status_name(enum be_req_status s);	/* "PENDING", ... */
 const char *be_cert_status_name(enum be_cert_status s);	/* "valid", "revoked", "hold" */

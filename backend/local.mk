@@ -15,6 +15,8 @@ backend_libbackend_a_SOURCES = \
 	backend/be_encode.c \
 	backend/be_store.h backend/be_store.c \
 	backend/be_ca.h backend/be_ca.c \
+	backend/be_crl.h backend/be_crl.c \
+	backend/be_crlpub.h backend/be_crlpub.c \
 	backend/be_cert.h backend/be_cert.c \
 	backend/be_profile.h backend/be_profile.c \
 	backend/be_issue.h backend/be_issue.c \

@@ -13,6 +13,7 @@
 
 #include "be_issue.h"
 #include "be_json.h"
+#include "be_crlpub.h"
 #include "be_goodkey.h"
 #include "be_keypool.h"
 #include "gw.h"
@@ -89,7 +90,7 @@ top_keys(const json_t *root, struct be_err *e)
 {
 	static const char *const own[] = {
 		"state_dir", "store", "listen", "tls", "limits", "cas", "profiles", "principals",
-		"keypool", "proxy", "metrics", "log", "weak_keys",
+		"keypool", "proxy", "metrics", "log", "weak_keys", "crl",
 	};
 	const char *key;
 	json_t *v;
@@ -417,6 +418,8 @@ config_load(const char *path, struct gw_config *running, struct gw_config **out,
 				 &cfg->be->goodkey, e)) != BE_OK ||
 	    (rc = be_keypool_new(json_object_get(cfg->root, "keypool"), cfg->be,
 				 &cfg->be->keypool, e)) != BE_OK ||
+	    (rc = be_crlpub_new(json_object_get(cfg->root, "crl"), cfg->be, &cfg->be->crlpub,
+				e)) != BE_OK ||
 	    (rc = adapters_init(cfg, e)) != BE_OK)
 		goto out;
 	*out = cfg;
@@ -451,6 +454,11 @@ gw_config_free(struct gw_config *cfg)
 	for (i = 0; i < cfg->n_adapters; i++)
 		if (cfg->adapters[i].fini != NULL && cfg->adapter_state[i] != NULL)
 			cfg->adapters[i].fini(cfg->adapter_state[i]);
+	/* The CRL publisher's thread reads the store: stop it while the store is there. */
+	if (cfg->be != NULL) {
+		be_crlpub_free(cfg->be->crlpub);
+		cfg->be->crlpub = NULL;
+	}
 	if (cfg->store_borrowed && cfg->be != NULL)
 		cfg->be->store = NULL;		/* another configuration's */
 	be_ctx_free(cfg->be);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "be_issue.h"
+#include "be_crlpub.h"
 #include "be_keypool.h"
 #include "gw.h"
 #include "gw_cli.h"
@@ -104,6 +105,26 @@ start_keypool(const struct gw_config *cfg)
 }
 
 static void
+crl_log(bool error, const char *msg)
+{
+	gw_log(error ? GW_LOG_ERROR : GW_LOG_INFO, "%s", msg);
+}
+
+/* The CRL publisher builds every CA's CRL at once, then whenever a revocation changes and
+ * before nextUpdate (be_crlpub.h). */
+static void
+start_crlpub(const struct gw_config *cfg)
+{
+	struct be_err e = { 0, "" };
+
+	if (cfg->be->crlpub == NULL)
+		return;
+	be_crlpub_set_log(cfg->be->crlpub, crl_log);
+	if (be_crlpub_start(cfg->be->crlpub, &e) != BE_OK)
+		gw_log(GW_LOG_ERROR, "%s; CRLs are not published", e.msg);
+}
+
+static void
 reload(struct gw_server *srv, const char *conf)
 {
 	struct gw_config *next = NULL;
@@ -124,6 +145,8 @@ reload(struct gw_server *srv, const char *conf)
 		return;
 	}
 	gw_proxy_warnings(next);
+	/* The running configuration's CRLs are served until next's publisher has built. */
+	be_crlpub_adopt(next->be->crlpub, gw_server_config(srv)->be->crlpub);
 	if (gw_server_reload(srv, next, &e) != BE_OK) {	/* frees next */
 		gw_log(GW_LOG_ERROR, "reload refused, the previous configuration keeps serving: %s",
 		       e.msg);
@@ -135,6 +158,7 @@ reload(struct gw_server *srv, const char *conf)
 	 * could free it. */
 	gw_log_apply(next);
 	start_keypool(next);
+	start_crlpub(next);
 	gw_metrics_reload(true);
 	gw_log(GW_LOG_INFO, "configuration reloaded");
 	notify("READY=1\nSTATUS=serving");
@@ -184,6 +208,7 @@ gw_cmd_serve(int argc, char **argv)
 	}
 	log_listeners(cfg);
 	start_keypool(cfg);
+	start_crlpub(cfg);
 	gw_server_adopt_config(srv);
 	cfg = NULL;
 	notify("READY=1\nSTATUS=serving");

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "be_crlpub.h"
 #include "be_issue.h"
 #include "be_json.h"
 #include "be_ocsp.h"
@@ -360,6 +362,67 @@ emit_gateway(struct out *o, const struct gw_config *cfg)
 	     "certgate_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 }
 
+/* Per published CRL (be_crlpub.h): age, size, entries, seconds to nextUpdate.  shard="all"
+ * is a CA's complete CRL, "0".. its partitions. */
+static void
+emit_crl(struct out *o, const struct gw_config *cfg)
+{
+	struct be_crlpub_stat *st = NULL;
+	static const char *const fam[5][2] = {
+		{ "age_seconds", "Seconds since the thisUpdate of the CRL served." },
+		{ "bytes", "Size of the DER CRL served." },
+		{ "entries", "Revoked certificates the CRL lists." },
+		{ "next_update_seconds", "Seconds until the CRL's nextUpdate (negative: stale)." },
+		{ "build_seconds", "Duration of the CA's last CRL build (all its partitions)." },
+	};
+	size_t n = 0, i, j, k, f;
+	time_t now = time(NULL);
+	char ca[64], shard[16];
+
+	if (cfg->be == NULL || cfg->be->crlpub == NULL ||
+	    (st = calloc(PENDING_PAGE, sizeof(*st))) == NULL)
+		return;
+	n = be_crlpub_stats(cfg->be->crlpub, st, PENDING_PAGE);
+	/* Each family's samples together, after its HELP and TYPE (exposition format 0.0.4). */
+	for (f = 0; f < 5; f++) {
+		emit(o, "# HELP certgate_crl_%s %s\n# TYPE certgate_crl_%s gauge\n", fam[f][0],
+		     fam[f][1], fam[f][0]);
+		for (i = 0; i < n; i++) {
+			if (!st[i].built || (f == 4 && st[i].shard >= 0))
+				continue;
+			/* Label values escape backslash, quote and newline. */
+			for (j = 0, k = 0; st[i].ca[j] != '\0' && k + 3 < sizeof(ca); j++) {
+				char c = st[i].ca[j];
+
+				if (c == '\\' || c == '"' || c == '\n')
+					ca[k++] = '\\';
+				ca[k++] = c == '\n' ? 'n' : c;
+			}
+			ca[k] = '\0';
+			if (st[i].shard < 0)
+				snprintf(shard, sizeof(shard), "all");
+			else
+				snprintf(shard, sizeof(shard), "%d", st[i].shard);
+			if (f == 0)
+				emit(o, "certgate_crl_age_seconds{ca=\"%s\",shard=\"%s\"} %lld\n", ca,
+				     shard, (long long)(now - st[i].this_update));
+			else if (f == 1)
+				emit(o, "certgate_crl_bytes{ca=\"%s\",shard=\"%s\"} %zu\n", ca, shard,
+				     st[i].bytes);
+			else if (f == 2)
+				emit(o, "certgate_crl_entries{ca=\"%s\",shard=\"%s\"} %zu\n", ca, shard,
+				     st[i].entries);
+			else if (f == 3)
+				emit(o, "certgate_crl_next_update_seconds{ca=\"%s\",shard=\"%s\"} %lld\n",
+				     ca, shard, (long long)(st[i].next_update - now));
+			else
+				emit(o, "certgate_crl_build_seconds{ca=\"%s\"} %.6f\n", ca,
+				     st[i].build_seconds);
+		}
+	}
+	free(st);
+}
+
 /* ---------------------------------------------------------------- the route */
 
 /* 0 when req may read the metrics, else the status to answer (reason in e). */
@@ -444,6 +507,7 @@ gw_metrics_handle(struct gw_request *req, struct gw_response *resp)
 	emit_backend(&o, &st);
 	emit_ocsp(&o);
 	emit_gateway(&o, req->cfg);
+	emit_crl(&o, req->cfg);
 	if (o.failed) {
 		rc = gw_response_text(resp, 500, "metrics: out of memory");
 		goto out;

@@ -9,4 +9,5 @@ protocols_libprotocols_a_SOURCES = \
 	protocols/tsb.h protocols/tsb.c protocols/tsb_ops.c \
 	protocols/iot.h protocols/iot.c protocols/iot_ops.c \
 	protocols/est_path.h protocols/sesam_pseudo.h protocols/iot_body.h protocols/tsb_body.h \
-	protocols/ocsp.c
+	protocols/ocsp.c \
+	protocols/crl.c

@@ -17,5 +17,6 @@ extern const struct gw_adapter proto_sesam_adapter;
 extern const struct gw_adapter proto_tsb_adapter;
 extern const struct gw_adapter proto_iot_adapter;
 extern const struct gw_adapter proto_ocsp_adapter;
+extern const struct gw_adapter proto_crl_adapter;
 
 #endif

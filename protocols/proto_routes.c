@@ -4,14 +4,17 @@
 #include "config.h"
 
 #include <string.h>
+#include <time.h>
 
+#include "be_crlpub.h"
 #include "be_issue.h"
 #include "be_stats.h"
 #include "be_store.h"
 #include "proto.h"
 
-/* GET /healthz: 200 "ok" when the store takes a write and every CA key makes a signature its
- * certificate verifies (be_health_check), else 503 saying what failed. */
+/* GET /healthz: 200 "ok" when the store takes a write, every CA key makes a signature its
+ * certificate verifies (be_health_check) and no CRL is past its nextUpdate
+ * (be_crlpub_check), else 503 saying what failed. */
 static int
 health_handle(struct gw_request *req, struct gw_response *resp)
 {
@@ -25,7 +28,9 @@ health_handle(struct gw_request *req, struct gw_response *resp)
 		gw_response_header(resp, "Allow", "GET, HEAD");
 		return gw_response_text(resp, 405, "use GET");
 	}
-	if (be_health_check(req->cfg->be, &e) != BE_OK) {
+	if (be_health_check(req->cfg->be, &e) != BE_OK ||
+	    (req->cfg->be->crlpub != NULL &&
+	     be_crlpub_check(req->cfg->be->crlpub, time(NULL), &e) != BE_OK)) {
 		gw_log(GW_LOG_WARNING, "id=%s: healthz: %s", req->id, e.msg);
 		gw_response_header(resp, "Retry-After", "10");
 		return gw_response_text(resp, 503, "%s", e.msg);
@@ -60,6 +65,7 @@ proto_adapters(size_t *n)
 		all[count++] = proto_tsb_adapter;
 		all[count++] = proto_iot_adapter;
 		all[count++] = proto_ocsp_adapter;
+		all[count++] = proto_crl_adapter;
 	}
 	*n = count;
 	return all;

@@ -15,7 +15,8 @@ unit_tests = \
 	tests/test-be-keystore \
 	tests/test-be-keypool \
 	tests/test-be-goodkey \
-	tests/test-be-ocsp
+	tests/test-be-ocsp \
+	tests/test-be-crl
 check_PROGRAMS += $(unit_tests) tests/gw-echo-server
 TESTS += $(unit_tests)
 
@@ -42,14 +43,18 @@ tests_serial_collide_so_CFLAGS = -std=c11 -fPIC $(WARN_CFLAGS) $(GNUTLS_CFLAGS)
 tests_serial_collide_so_LDFLAGS = -shared
 tests_serial_collide_so_LDADD = -ldl
 tests_test_be_ocsp_LDADD = $(TEST_LDADD)
+tests_test_be_crl_LDADD = $(TEST_LDADD)
 
 # Benchmark (not part of make check): `make bench`.
-EXTRA_PROGRAMS = tests/bench/bench-ceiling tests/bench/bench-load
+EXTRA_PROGRAMS = tests/bench/bench-ceiling tests/bench/bench-load tests/bench/bench-crl
 tests_bench_bench_ceiling_LDADD = $(TEST_LDADD)
+tests_bench_bench_crl_LDADD = $(TEST_LDADD)
 tests_bench_bench_load_LDADD = $(TEST_LDADD)
 CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += tests/bench/run.sh tests/bench/ocsp.sh
 bench: certgate tests/bench/bench-ceiling tests/bench/bench-load
+EXTRA_DIST += tests/bench/run.sh
+bench: certgate tests/bench/bench-ceiling tests/bench/bench-load tests/bench/bench-crl
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	bash $(top_srcdir)/tests/bench/run.sh
 .PHONY: bench
@@ -68,6 +73,7 @@ e2e_tests = \
 	tests/e2e-framing.sh \
 	tests/e2e-names.sh \
 	tests/e2e-ocsp.sh \
+	tests/e2e-crl.sh \
 	tests/man-keys.sh \
 	tests/style-banned.sh
 TESTS += $(e2e_tests)

@@ -247,7 +247,7 @@ test_open(void)
 		tap_diag("%s", e.msg);
 	tap_ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
 	       "/store/open/file-is-private-0600");
-	TAP_IS_INT(raw_int(path, "PRAGMA user_version"), 2, "/store/open/schema-version-is-2");
+	TAP_IS_INT(raw_int(path, "PRAGMA user_version"), 3, "/store/open/schema-version-is-3");
 	raw_text(path, "PRAGMA journal_mode", mode, sizeof(mode));
 	tap_ok(strcmp(mode, "wal") == 0, "/store/open/journal-mode-is-wal (%s)", mode);
 	TAP_IS_INT(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
@@ -265,7 +265,7 @@ test_open(void)
 	be_err_clear(&e);
 	rc = be_store_open(path, &st, &e);
 	TAP_IS_INT(rc, 0, "/store/open/reopens-existing");
-	TAP_IS_INT(raw_int(path, "PRAGMA user_version"), 2,
+	TAP_IS_INT(raw_int(path, "PRAGMA user_version"), 3,
 		   "/store/open/reopen-keeps-schema-version");
 	rc = st != NULL ? be_store_cert_get(st, "aa11", "0102", &got, &e) : -1;
 	tap_ok(rc == 0 && got != NULL && strcmp(got->profile, "web") == 0,
@@ -291,7 +291,7 @@ test_future_version(void)
 	rc = be_store_open(path, &st, &e);
 	TAP_IS_INT(rc, BE_E_STORE, "/store/open/future-schema-version-refused");
 	tap_ok(st == NULL && strcmp(e.msg, "store schema version 99 is newer than this "
-				    "certgate (2)") == 0,
+				    "certgate (3)") == 0,
 	       "/store/open/future-schema-version-message (%s)", e.msg);
 	be_store_close(st);
 	st = NULL;
@@ -332,11 +332,12 @@ test_migrate_v1(void)
 		be_store_close(st);
 	}
 	st = NULL;
-	raw_exec(path, "CREATE INDEX audit_serial ON audit (serial); PRAGMA user_version = 1",
-		 NULL, 0);
+	raw_exec(path, "CREATE INDEX audit_serial ON audit (serial);"
+		 " DROP TRIGGER crl_state_changes; DROP INDEX certificates_revoked;"
+		 " DROP TABLE crl_state; PRAGMA user_version = 1", NULL, 0);
 	rc = be_store_open(path, &st, &e);
 	tap_ok(rc == 0, "/store/migrate/v1-opens (%s)", e.msg);
-	TAP_IS_INT(raw_int(path, "PRAGMA user_version"), 2, "/store/migrate/v1-becomes-v2");
+	TAP_IS_INT(raw_int(path, "PRAGMA user_version"), 3, "/store/migrate/v1-becomes-v3");
 	TAP_IS_INT(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'audit_serial'"),
 		   0, "/store/migrate/v1-audit-serial-index-dropped");
 	rc = st != NULL ? be_store_cert_get(st, "aa11", "0a0b", &got, &e) : -1;
@@ -345,6 +346,111 @@ test_migrate_v1(void)
 	TAP_IS_INT(raw_int(path, "SELECT count(*) FROM audit WHERE serial = '0a0b'"), 1,
 		   "/store/migrate/v1-keeps-audit");
 	be_cert_rec_free(got);
+	be_store_close(st);
+}
+
+struct crl_seen {
+	char serials[8][41];
+	int reasons[8];
+	enum be_cert_status status[8];
+	int n;
+};
+
+static int
+crl_collect(const char *serial, enum be_cert_status status, int reason, int64_t revoked_at,
+	    void *arg)
+{
+	struct crl_seen *s = arg;
+
+	(void)revoked_at;
+	if (s->n < 8) {
+		snprintf(s->serials[s->n], sizeof(s->serials[0]), "%s", serial);
+		s->reasons[s->n] = reason;
+		s->status[s->n] = status;
+		s->n++;
+	}
+	return 0;
+}
+
+/* A version-2 store (before the CRL state) is migrated to 3: a certificate revoked before
+ * the migration is found by the CRL scan, CRL numbers count up from 1 and persist, and every
+ * status change after it (revoke, hold, reactivate) moves the change counter. */
+static void
+test_migrate_v2_crl(void)
+{
+	struct be_store *st = NULL;
+	struct be_err e = { 0 };
+	struct be_cert_rec rec, *got = NULL;
+	struct be_audit_rec a = audit_make("enroll", "issued");
+	struct crl_seen seen;
+	int64_t changes = -1, number = -1, ch2 = -1;
+	char path[512];
+	int rc;
+
+	tpath("v2.db", path, sizeof(path));
+	if (be_store_open(path, &st, NULL) == 0) {
+		cert_init(&rec, "cc33", "0a01", "web", "alice", 5000000000);
+		(void)be_store_cert_insert(st, &rec, &a, NULL);
+		cert_init(&rec, "cc33", "0a02", "web", "alice", 5000000000);
+		(void)be_store_cert_insert(st, &rec, &a, NULL);
+		cert_init(&rec, "cc33", "0a03", "web", "alice", 1500);	/* long expired */
+		(void)be_store_cert_insert(st, &rec, &a, NULL);
+		cert_init(&rec, "dd44", "0b01", "web", "alice", 5000000000);
+		(void)be_store_cert_insert(st, &rec, &a, NULL);
+		be_store_close(st);
+	}
+	st = NULL;
+	raw_exec(path, "DROP TRIGGER crl_state_changes; DROP INDEX certificates_revoked;"
+		 " DROP TABLE crl_state;"
+		 " UPDATE certificates SET status = 'revoked', reason = 1, revoked_at = 2000"
+		 " WHERE serial IN ('0a01', '0a03', '0b01');"
+		 " PRAGMA user_version = 2", NULL, 0);
+	TAP_IS_INT(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'crl_state'"),
+		   0, "/store/migrate/v2-has-no-crl-state");
+	rc = be_store_open(path, &st, &e);
+	tap_ok(rc == 0, "/store/migrate/v2-opens (%s)", e.msg);
+	if (rc != 0)
+		return;
+	TAP_IS_INT(raw_int(path, "PRAGMA user_version"), 3, "/store/migrate/v2-becomes-v3");
+	rc = be_store_crl_state(st, "cc33", &changes, &number, &e);
+	tap_ok(rc == 0 && changes == 0 && number == 0, "/store/crl/state-of-new-issuer-is-zero");
+	memset(&seen, 0, sizeof(seen));
+	rc = be_store_crl_scan(st, "cc33", 3000, crl_collect, &seen, &e);
+	tap_ok(rc == 0 && seen.n == 1 && strcmp(seen.serials[0], "0a01") == 0 &&
+	       seen.reasons[0] == 1 && seen.status[0] == BE_CERT_REVOKED,
+	       "/store/crl/scan-finds-pre-migration-revocation-not-expired-nor-other-issuer "
+	       "(%d)", seen.n);
+	rc = be_store_crl_next_number(st, "cc33", &number, &e);
+	tap_ok(rc == 0 && number == 1, "/store/crl/first-number-is-1");
+	rc = be_store_crl_next_number(st, "cc33", &number, &e);
+	tap_ok(rc == 0 && number == 2, "/store/crl/number-counts-up");
+
+	rc = be_store_cert_get(st, "cc33", "0a02", &got, &e);
+	if (rc == 0) {
+		a = audit_make("revoke", "hold");
+		be_store_cert_set_status(st, got->id, BE_CERT_HOLD, 6, &a, NULL);
+		be_store_crl_state(st, "cc33", &changes, &number, NULL);
+		memset(&seen, 0, sizeof(seen));
+		be_store_crl_scan(st, "cc33", 3000, crl_collect, &seen, NULL);
+		tap_ok(changes == 1 && seen.n == 2, "/store/crl/hold-moves-counter-and-is-listed");
+		a = audit_make("reactivate", "reactivated");
+		be_store_cert_set_status(st, got->id, BE_CERT_VALID, -1, &a, NULL);
+		be_store_crl_state(st, "cc33", &ch2, &number, NULL);
+		memset(&seen, 0, sizeof(seen));
+		be_store_crl_scan(st, "cc33", 3000, crl_collect, &seen, NULL);
+		tap_ok(ch2 == 2 && seen.n == 1, "/store/crl/reactivation-moves-counter-and-leaves");
+		/* A refused change (already valid) moves nothing. */
+		be_store_cert_set_status(st, got->id, BE_CERT_VALID, -1, &a, NULL);
+		be_store_crl_state(st, "cc33", &ch2, &number, NULL);
+		TAP_IS_INT(ch2, 2, "/store/crl/refused-change-moves-nothing");
+	}
+	be_cert_rec_free(got);
+	be_store_close(st);
+	st = NULL;
+	rc = be_store_open(path, &st, &e);
+	if (rc == 0)
+		rc = be_store_crl_next_number(st, "cc33", &number, &e);
+	tap_ok(rc == 0 && number == 3, "/store/crl/number-persists-across-reopen");
 	be_store_close(st);
 }
 
@@ -1850,6 +1956,7 @@ main(void)
 	test_open();
 	test_future_version();
 	test_migrate_v1();
+	test_migrate_v2_crl();
 
 	if (be_store_open(tpath("main.db", path, sizeof(path)), &st, &e) != 0) {
 		printf("Bail out! %s\n", e.msg);

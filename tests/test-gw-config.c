@@ -101,6 +101,39 @@ main(void)
 	expect_bad("/config/threads-zero", d, "limits.threads: must be between 1 and 256");
 
 	d = copy();
+	json_object_set_new(profile(d, "est-device"), "crl_url",
+			    json_string("https://127.0.0.1/crl/issuing.crl"));
+	expect_bad("/config/crl-url-not-http", d,
+		   "profiles.est-device.crl_url: must be an http:// URL");
+
+	d = copy();
+	json_object_set_new(profile(d, "est-device"), "ocsp_url",
+			    json_string("http://127.0.0.1/oc sp"));
+	expect_bad("/config/ocsp-url-with-space", d,
+		   "profiles.est-device.ocsp_url: character 20 is not printable ASCII");
+
+	d = copy();
+	json_object_set_new(profile(d, "est-device"), "ca_issuers_url", json_integer(1));
+	expect_bad("/config/ca-issuers-url-wrong-type", d,
+		   "profiles.est-device.ca_issuers_url: must be a string");
+
+	d = copy();
+	json_object_set_new(json_object_get(json_object_get(d, "cas"), "issuing"), "crl_shards",
+			    json_integer(0));
+	expect_bad("/config/crl-shards-zero", d, "crl_shards: must be between 1 and 1024");
+
+	d = copy();
+	json_object_set_new(d, "crl", json_pack("{s:i}", "check_interval_ms", 5));
+	expect_bad("/config/crl-check-interval-too-small", d,
+		   "crl.check_interval_ms: must be between 10 and 60000");
+
+	d = copy();
+	json_object_set_new(d, "crl", json_pack("{s:i, s:i}", "next_update_seconds", 60,
+						"refresh_seconds", 60));
+	expect_bad("/config/crl-refresh-not-before-next-update", d,
+		   "crl.refresh_seconds: must be less than next_update_seconds");
+
+	d = copy();
 	json_object_set_new(d, "colour", json_string("blue"));
 	expect_bad("/config/unknown-top-level-key", d, "colour: unknown key");
 

@@ -13,7 +13,12 @@
 # directory) and to the terminal.
 #
 # Environment: top_srcdir, top_builddir (set by make), BENCH_OUT, BENCH_QUICK=1 (shorter
-# runs, smaller pools, no 1M store), BENCH_KEEP=1 (keep the work directory).
+# runs, smaller pools, no 1M store), BENCH_KEEP=1 (keep the work directory),
+# BENCH_PART=crl (only the CRL build part, written to $BENCH_OUT/crl.md).
+#
+# CRL build (issue 14): tests/bench/bench-crl fills a demo's store with 100,000 then
+# 1,000,000 revoked certificates and times the publisher's build (store scan, DER encoding,
+# one signature) against the raw signature rate of the same CA key in the same run.
 # Only processes started here are stopped, each by its own pid; everything binds 127.0.0.1.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
@@ -23,9 +28,10 @@ top_builddir=$(cd "${top_builddir:-.}" && pwd)
 CG=$top_builddir/certgate
 BL=$top_builddir/tests/bench/bench-load
 BC=$top_builddir/tests/bench/bench-ceiling
+BCRL=$top_builddir/tests/bench/bench-crl
 OUT=${BENCH_OUT:-$top_builddir/bench-results}
 QUICK=${BENCH_QUICK:-0}
-for b in "$CG" "$BL" "$BC"; do
+for b in "$CG" "$BL" "$BC" "$BCRL"; do
 	[ -x "$b" ] || { echo "bench: $b is not built (make bench builds it)" >&2; exit 2; }
 done
 for t in python3 openssl curl sqlite3; do
@@ -348,6 +354,56 @@ say "bench: fdatasync of a 4 KiB append: $FSYNC"
 say "bench: machine $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')," \
 	"$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# ---------------------------------------------------------------- CRL build
+# A demo of its own (P-256 CA); its store grows to a million revoked certificates (about
+# 700 MiB) and is removed afterwards.  GnuTLS's crl API is timed for 10,000 entries only: it
+# keeps an ASN.1 node per entry, and its cost grows faster than the entries.
+crl_bench() {
+	local n=100000,1000000 out
+	[ "$QUICK" = 1 ] && n=100000
+	say "bench: CRL build for $n revoked certificates (P-256 CA)"
+	"$CG" init "$W/crl" --https-port "$(free_port)" --http-port 0 >"$W/crl.init" 2>&1 ||
+		{ say "bench: certgate init crl failed"; return 1; }
+	out=$("$BCRL" -c "$W/crl/certgate.json" --entries "$n" --gnutls 10000 2>>"$LOG") ||
+		{ say "bench: bench-crl failed"; return 1; }
+	say "$out"
+	rm -rf "$W/crl"
+	printf '%s\n' "$out" | python3 -c '
+import sys
+kv = [dict(x.split("=", 1) for x in l.split()) for l in sys.stdin if l.strip()]
+L = ["## CRL build (RFC 5280 section 5), P-256 CA", "",
+     "| revoked entries | build s | CRL MiB | entries/s | raw signatures/s (same run) | "
+     "build costs as much as |", "|---:|---:|---:|---:|---:|---:|"]
+for r in kv:
+    if "entries" in r:
+        L.append("| %s | %.3f | %.1f | %.0f | %.0f | %.0f signatures |" % (
+            format(int(r["entries"]), ","), float(r["build_s"]), int(r["bytes"]) / 1048576,
+            float(r["entries_per_s"]), float(r["sign_rate"]), float(r["build_in_signatures"])))
+for r in kv:
+    if "gnutls_entries" in r:
+        L += ["", "The build is what the publisher thread does: read the revoked certificates "
+              "from the store, write the DER, sign once.  For comparison, GnuTLS'"'"'s crl "
+              "API (gnutls_x509_crl_set_crt_serial per entry, then "
+              "gnutls_x509_crl_privkey_sign) takes %.1f s for %s entries." % (
+                  float(r["gnutls_build_s"]), format(int(r["gnutls_entries"]), ","))]
+print("\n".join(L))' >"$W/crl.md"
+}
+
+if [ "${BENCH_PART:-}" = crl ]; then
+	START=$(date -u '+%Y-%m-%d %H:%M UTC')
+	crl_bench || exit 1
+	{
+		echo "# certgate benchmark: CRL build"
+		echo
+		echo "$START; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')," \
+			"$(nproc) cores; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
+		[ -n "$ASAN" ] && printf '\n**certgate was built with AddressSanitizer: these figures say little.**\n'
+		echo
+		cat "$W/crl.md"
+	} | tee "$OUT/crl.md"
+	exit 0
+fi
+
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/enc.key" -out "$W/enc.pem" \
 	-subj "/CN=bench recipient" -days 2 2>/dev/null
 export ENC_CERT=$W/enc.pem
@@ -662,6 +718,7 @@ stop
 # ---------------------------------------------------------------- OCSP (issue 14)
 say "bench: OCSP responder (tests/bench/ocsp.sh, its own P-256 demo)"
 ROWS=$ROWS SECS=$SECS bash "$top_srcdir/tests/bench/ocsp.sh" 2>&1 | tee -a "$LOG" >&2
+crl_bench
 
 # ---------------------------------------------------------------- the table
 GNUTLS=$("$CG" version 2>/dev/null | sed 's/.*(\(.*\))/\1/')
@@ -673,7 +730,7 @@ export B_ROWS=$ROWS B_SEED=$W/seed B_OUT=$OUT/latest.md B_START=$START B_GNUTLS=
 	B_BASE_HTTPS=${STORE_BASE[https]:-} B_FULL_HTTPS=${STORE_FULL[https]:-} \
 	B_PY_MS=${PY_MS:-} B_SEED_N=$SEED_N B_OPEN_RATE=${EST_OPEN_RATE:-} \
 	B_OPEN_P99=${EST_OPEN_P99:-} B_OFFER=${OFFER:-} B_FSYNC=${FSYNC:-} B_ASAN=${ASAN:-} \
-	B_POOL=$POOL_RSA
+	B_POOL=$POOL_RSA B_CRL_MD=$W/crl.md
 python3 - <<'EOF'
 import os, platform
 
@@ -745,6 +802,10 @@ for sec in ["ceiling", "est", "keygen", "iot", "scale", "store", "sesam", "ocsp"
             pass
         L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r[1], r[2], r[3], f(r[4]), f(r[5], 2), f(r[6], 2), ratio, r[7], r[9]))
+    L.append("")
+
+if os.path.exists(E.get("B_CRL_MD", "")):
+    L.append(open(E["B_CRL_MD"]).read().rstrip("\n"))
     L.append("")
 
 targets = []
