@@ -263,6 +263,11 @@ int gw_auth_hash_api_key(const char *key, char **out);
  * in e; the reason never holds the password. */
 int gw_auth_basic(const struct gw_config *cfg, const char *authorization,
 		  const struct gw_principal **principal, struct be_err *e);
+/* The principal named user if password is its password, checked exactly as gw_auth_basic
+ * checks a Basic credential (same limits, same hashing work for unknown users); for the CLI,
+ * whose administrators prove who they are.  0 and *principal (borrowed) or BE_E_UNAUTH. */
+int gw_auth_password(const struct gw_config *cfg, const char *user, const char *password,
+		     const struct gw_principal **principal, struct be_err *e);
 /* Finds the principal holding API key `key` (compared as SHA-256 hashes, in constant time,
  * over all principals and keys).  Returns 0 and *principal (borrowed) or BE_E_UNAUTH. */
 int gw_auth_api_key(const struct gw_config *cfg, const char *key,

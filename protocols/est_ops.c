@@ -272,22 +272,17 @@ decrypt_key_find(const struct est_call *c, const struct be_csr *csr,
 	return BE_OK;
 }
 
-/* The normalised request kept with a pending one; it also tells apart the same CSR sent
- * to different operations (be_issue's idempotency digest covers it). */
+/* What EST shows with a pending request (be_request.data): the label it came through.  The
+ * backend keeps the normalised request itself and matches retries on its meaning. */
 static char *
-request_data(const struct est_call *c, const struct be_csr *csr)
+request_data(const struct est_call *c)
 {
-	json_t *j = NULL;
-	char *b64 = NULL, *text = NULL;
+	json_t *j = json_pack("{s:s?}", "label", c->label);
+	char *text = NULL;
 
-	if (be_base64_encode(csr->der.data, csr->der.size, 0, &b64) != BE_OK)
-		goto out;
-	j = json_pack("{s:s, s:s?, s:s}", "est", c->op_name, "label", c->label, "csr", b64);
 	if (j != NULL)
 		text = json_dumps(j, JSON_COMPACT);
-out:
 	json_decref(j);
-	free(b64);
 	return text;
 }
 
@@ -505,7 +500,7 @@ est_op_enroll(struct est_call *c)
 		rc = est_fail(c, &e, who.name, true);
 		goto out;
 	}
-	if ((data = request_data(c, csr)) == NULL) {
+	if ((data = request_data(c)) == NULL) {
 		rc = BE_E_NOMEM;
 		goto out;
 	}
@@ -524,6 +519,8 @@ est_op_enroll(struct est_call *c)
 		breq.sans = &csr->sans;
 		if (be_profile_key_allowed(c->profile, &csr->key))
 			breq.keygen = csr->key;
+		/* Its key is never certified, but tells a retry of this request apart. */
+		breq.match_pubkey = csr->pubkey;
 		/* RFC 7030 4.4.2: encrypted to a decrypt key, or PKCS#8 in the clear. */
 		breq.key_fmt = dk != NULL ? BE_KEYFMT_CMS : BE_KEYFMT_DER;
 		breq.key_syntax = BE_KEY_PKCS8;
