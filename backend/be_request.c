@@ -557,10 +557,13 @@ be_request_approve(struct be_ctx *ctx, const struct be_op_ctx *op, int64_t id,
 {
 	struct be_req_rec *rec = NULL;
 	struct be_audit_rec a;
+	struct be_err local = { 0, "" };
 	char why[200];
 	bool done = false;
 	int rc;
 
+	if (e == NULL)
+		e = &local;
 	if (approved != NULL)
 		*approved = false;
 	if (!may_decide(op)) {
@@ -599,10 +602,13 @@ close_request(struct be_ctx *ctx, const struct be_op_ctx *op, int64_t id,
 	struct be_req_rec *rec = NULL;
 	struct be_audit_rec a;
 	const char *verb = to == BE_REQ_REJECTED ? "rejected" : "cancelled";
+	struct be_err local = { 0, "" };
 	char why[256];
 	size_t i;
 	int rc;
 
+	if (e == NULL)
+		e = &local;
 	for (i = 0; reason != NULL && reason[i] != '\0'; i++) {
 		if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f || i >= REASON_MAX) {
 			rc = be_err_set(e, BE_E_MALFORMED, "reason: at most %d characters, no "

@@ -287,7 +287,8 @@ void gw_client_trust_free(struct gw_client_trust *t);
 /* Verifies a client certificate chain (DER, leaf first, as in gw_request.peer_certs): the
  * leaf chains to a trusted CA, every certificate is within its validity, the leaf's key usage
  * (when present) allows digitalSignature and its extended key usage (when present) includes
- * clientAuth.  On success *subject (if not NULL) is the leaf's RFC 4514 subject (malloc()ed,
+ * clientAuth, and a leaf one of certgate's CAs issued is valid in its store (recorded, not
+ * revoked, on hold or deleted: be_presented_check).  On success *subject (if not NULL) is the leaf's RFC 4514 subject (malloc()ed,
  * caller frees) and, if principal is not NULL, *principal is the principal (borrowed) whose
  * cert_subjects holds that subject; no such principal is BE_E_UNAUTH.  Pass principal NULL
  * to verify only (EST re-enroll).  t may be NULL (no client CA): BE_E_UNAUTH.

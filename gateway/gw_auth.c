@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <gnutls/crypto.h>
 
 #include "be_csr.h"
+#include "be_presented.h"
 #include "gw.h"
 
 #define PBKDF2_PREFIX "pbkdf2-sha256$"
@@ -585,6 +587,7 @@ struct gw_client_trust {
 	gnutls_x509_trust_list_t list;
 	struct trust_subject *subjects;
 	size_t n_subjects;
+	struct be_ctx *be;		/* borrowed from the configuration, may be NULL */
 };
 
 void
@@ -665,6 +668,7 @@ gw_client_trust_new(const struct gw_config *cfg, const char *ca_file,
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;
 	}
+	t->be = cfg->be;
 	if (gnutls_x509_trust_list_init(&t->list, 0) < 0) {
 		t->list = NULL;
 		rc = be_err_set(e, BE_E_CRYPTO, "cannot create a trust list");
@@ -810,6 +814,20 @@ gw_auth_client_cert(const struct gw_client_trust *t, const gnutls_datum_t *certs
 	rc = leaf_usage_check(crts[0], e);
 	if (rc != 0)
 		goto out;
+	/* A certificate certgate issued authenticates only while it is valid in the store
+	 * (be_presented.h); another CA's stands on the chain check above. */
+	if (t->be != NULL) {
+		struct be_err pe = { 0, "" };
+
+		rc = be_presented_check(t->be, NULL, &certs[0], time(NULL), NULL, NULL, &pe);
+		if (rc == BE_E_NOTFOUND) {
+			rc = 0;
+		} else if (rc != 0) {
+			rc = be_err_set(e, rc == BE_E_NOMEM || rc == BE_E_STORE ||
+					rc == BE_E_UNAVAILABLE ? rc : BE_E_UNAUTH, "%s", pe.msg);
+			goto out;
+		}
+	}
 	r = gnutls_x509_crt_get_dn3(crts[0], &dn, 0);
 	if (r < 0) {
 		rc = be_err_set(e, BE_E_UNAUTH, "client certificate subject: %s",

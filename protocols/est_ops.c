@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "be_cert.h"
+#include "be_presented.h"
 #include "est.h"
 
 #define CT_CERTS_ONLY "application/pkcs7-mime; smime-type=certs-only"	/* RFC 7030 4.2.3 */
@@ -114,28 +115,16 @@ reenroll_authenticate(struct est_call *c, struct be_principal *who, struct be_na
 				"certificate being renewed; none was presented");
 		goto out;
 	}
-	if ((rc = be_ca_verify(ca, &chain[0], time(NULL), NULL, &e)) != BE_OK)
-		goto out;
-	if ((rc = be_cert_serial_hex(&chain[0], serial, sizeof(serial), &le)) != BE_OK) {
-		rc = be_err_set(&e, BE_E_FORBIDDEN, "client certificate: %s", le.msg);
-		goto out;
+	/* Ours, valid now, recorded, not revoked, on hold or deleted (be_presented.h). */
+	rc = be_presented_check(req->cfg->be, ca, &chain[0], time(NULL), &rec, NULL, &e);
+	if (rc == BE_E_NOTFOUND || rc == BE_E_MALFORMED) {
+		snprintf(le.msg, sizeof(le.msg), "%s", e.msg);
+		be_err_clear(&e);
+		rc = be_err_set(&e, BE_E_FORBIDDEN, "%s", le.msg);
 	}
-	rc = be_store_cert_get(req->cfg->be->store, ca->id, serial, &rec, &le);
-	if (rc == BE_E_NOTFOUND) {
-		rc = be_err_set(&e, BE_E_FORBIDDEN, "client certificate %s of CA %s is not one "
-				"certgate issued (not in its store)", serial, ca->name);
+	if (rc != BE_OK)
 		goto out;
-	}
-	if (rc != BE_OK) {
-		rc = be_err_set(&e, rc, "%s", le.msg);
-		goto out;
-	}
-	if (rec->deleted || rec->status != BE_CERT_VALID) {
-		rc = be_err_set(&e, BE_E_FORBIDDEN, "client certificate %s is %s", serial,
-				rec->deleted ? "deleted" :
-				rec->status == BE_CERT_HOLD ? "on hold" : "revoked");
-		goto out;
-	}
+	snprintf(serial, sizeof(serial), "%s", rec->serial);
 	if (rec->profile == NULL || strcmp(rec->profile, c->profile->name) != 0) {
 		rc = be_err_set(&e, BE_E_FORBIDDEN, "client certificate %s was issued under "
 				"profile %s, not %s", serial,

@@ -635,7 +635,9 @@ reply_issued(struct iot_call *c, const struct iot_eprofile *ep, const struct pla
 	int rc;
 
 	if (res->pending) {
-		j = json_pack("{s:s, s:s, s:s}", "certificate_request_id", c->req->id,
+		/* The stored request's id: what any front end or the CLI approves it by. */
+		snprintf(id, sizeof(id), "%lld", (long long)res->request_id);
+		j = json_pack("{s:s, s:s, s:s}", "certificate_request_id", id,
 			      "status", "PENDING", "result", "SUCCESS");
 		if (j == NULL) {
 			rc = be_err_set(e, BE_E_NOMEM, "out of memory");

@@ -8,6 +8,7 @@ unit_tests = \
 	tests/test-be-encode \
 	tests/test-be-store \
 	tests/test-be-issue \
+	tests/test-be-request \
 	tests/test-gw-auth \
 	tests/test-gw-config \
 	tests/test-be-cms \
@@ -22,6 +23,7 @@ tests_test_be_key_LDADD = $(TEST_LDADD)
 tests_test_be_encode_LDADD = $(TEST_LDADD)
 tests_test_be_store_LDADD = $(TEST_LDADD)
 tests_test_be_issue_LDADD = $(TEST_LDADD)
+tests_test_be_request_LDADD = $(TEST_LDADD)
 tests_test_gw_auth_LDADD = $(TEST_LDADD)
 tests_test_gw_config_LDADD = $(TEST_LDADD)
 tests_gw_echo_server_LDADD = $(TEST_LDADD)
