@@ -709,6 +709,21 @@ post re.b64 simplereenroll -u "client:$PW"
 refused /est/simplereenroll/refuse/basic-only 403 "TLS client certificate being renewed"
 post re.b64 simplereenroll
 refused /est/simplereenroll/refuse/no-credentials 401 "TLS client certificate being renewed"
+
+# One presented-certificate check for every certificate login (be_presented): a revoked
+# certificate bound to a principal no longer authenticates simpleenroll either.
+csr dev5 "/O=certgate demo/CN=device-001"
+basic dev5.b64 simpleenroll
+cert_of dev5.pem
+csr cc5 "/CN=by-client-cert-5"
+post cc5.b64 simpleenroll --cert dev5.pem --key dev5.key
+is "$ST" 200 "/est/simpleenroll/client-cert-revoked: the certificate logs in while valid"
+"$CG" revoke -c "$C" "$(openssl x509 -in dev5.pem -noout -serial | cut -d= -f2)" \
+	--reason keyCompromise 2>/dev/null
+stored
+post cc5.b64 simpleenroll --cert dev5.pem --key dev5.key
+refused /est/simpleenroll/refuse/client-cert-revoked 401 "client certificate [0-9a-f]+ is revoked"
+same_count /est/simpleenroll/refuse/client-cert-revoked
 post re.b64 pop/simplereenroll --cert dev1.pem --key dev1.key
 refused /est/simplereenroll/refuse/other-profile 403 "issued under profile est-device, not est-device-pop"
 same_count /est/simplereenroll/refuse
@@ -888,6 +903,23 @@ is "$ST $(openssl x509 -in apx.pem -noout -serial | cut -d= -f2 | tr A-F a-f)" \
 	"200 $("$PY" -c "import sys; print('%x' % int(sys.argv[1]))" "$sx")" \
 	"/est/approval/sesam: the EST client's re-signed retry gets the certificate se.SAM issued"
 is "$(count)" "$((COUNT + 1))" "/est/approval/sesam: one certificate"
+
+# A server-key request made through EST and approved through se.SAM: se.SAM records the
+# approval but does not take the key; the EST client's retry (signed again) collects it.
+csr kga "/CN=approval-keygen"
+basic kga.b64 approval/serverkeygen
+kgr=$(rid_of)
+is "$ST" 202 "/est/approval/serverkeygen: pending"
+ST=$(curl -s -o kg.json --cacert "$TA" -u "ro-admin:$(secret ro-admin)" -d command=signrequest \
+	-d request_id="$kgr" -w '%{http_code}' "$H/sesam/api")
+is "$ST $("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["result"], d["status"], "p12_data" in d)' kg.json)" \
+	"200 ST_OK APPROVED False" "/est/approval/serverkeygen: se.SAM approves, the key is not handed to the administrator"
+resign kga "/CN=approval-keygen" kga-re.b64
+basic kga-re.b64 approval/serverkeygen
+like "$ST $(hdr Content-Type)" "^200 multipart/mixed; boundary=" \
+	"/est/approval/serverkeygen: the EST client's retry gets key and certificate"
+basic kga.b64 approval/serverkeygen
+like "$ST $(cat r.body)" "^409 .*issued already" "/est/approval/serverkeygen: the key is delivered once"
 
 csr rj "/CN=rejected-device"
 basic rj.b64 approval/simpleenroll
