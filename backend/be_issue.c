@@ -22,6 +22,7 @@
 #include "be_json.h"
 #include "be_keypool.h"
 #include "be_namepolicy.h"
+#include "be_request.h"
 #include "be_stats.h"
 
 /* Canonical order of subject attributes in issued certificates (most significant first). */
@@ -312,26 +313,6 @@ validity(const struct be_profile *p, const struct be_ca *ca, const struct be_req
 
 /* ---------------------------------------------------------------- approvals */
 
-static int
-idem_digest(const struct be_request *req, char *out, size_t outlen)
-{
-	gnutls_hash_hd_t h = NULL;
-	unsigned char md[32];
-	const char *who = req->principal.name ? req->principal.name : "";
-
-	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
-		return BE_E_CRYPTO;
-	gnutls_hash(h, req->profile->name, strlen(req->profile->name) + 1);
-	gnutls_hash(h, who, strlen(who) + 1);
-	if (req->csr != NULL)
-		gnutls_hash(h, req->csr->der.data, req->csr->der.size);
-	if (req->data != NULL)
-		gnutls_hash(h, req->data, strlen(req->data));
-	gnutls_hash_deinit(h, md);
-	be_serial_hex(md, sizeof(md), out, outlen);
-	return BE_OK;
-}
-
 static void
 audit_fill(struct be_audit_rec *a, const struct be_request *req, const char *outcome,
 	   const char *reason, const char *serial)
@@ -340,7 +321,7 @@ audit_fill(struct be_audit_rec *a, const struct be_request *req, const char *out
 	a->request_id = req->request_id;
 	a->adapter = req->adapter;
 	a->operation = req->operation;
-	a->principal = req->principal.name;
+	a->principal = req->actor != NULL ? req->actor : req->principal.name;
 	a->profile = req->profile != NULL ? req->profile->name : NULL;
 	a->peer = req->peer;
 	a->outcome = outcome;
@@ -391,7 +372,8 @@ approval_flow(struct be_ctx *ctx, const struct be_request *req, const struct be_
 	struct be_req_rec *found = NULL, rec;
 	struct be_cert_rec *cert = NULL;
 	struct be_audit_rec a;
-	char idem[65];
+	struct be_op_ctx op;
+	char idem[65], *record = NULL;
 	const char *key = req->idem_key;
 	int rc, tries = 0;
 
@@ -403,12 +385,24 @@ approval_flow(struct be_ctx *ctx, const struct be_request *req, const struct be_
 	if (req->profile->approvals == 0 && !req->hold)
 		return 0;
 	if (key == NULL) {
-		if ((rc = idem_digest(req, idem, sizeof(idem))) != BE_OK)
-			return be_err_set(e, rc, "cannot digest the request");
+		if ((rc = be_request_match_key(req, idem, sizeof(idem), e)) != BE_OK)
+			return rc;
 		key = idem;
 	}
+	memset(&op, 0, sizeof(op));
+	op.adapter = req->adapter;
+	op.operation = req->operation;
+	op.request_id = req->request_id;
+	op.peer = req->peer;
+	op.principal = req->principal;
 again:
 	rc = be_store_req_find(ctx->store, req->profile->name, key, &found, NULL);
+	if (rc == BE_OK && be_request_expire_one(ctx, &op, found, time(NULL))) {
+		/* Outlived its decision: the retry starts a new request. */
+		be_req_rec_free(found);
+		found = NULL;
+		rc = BE_E_NOTFOUND;
+	}
 	if (rc == BE_OK) {
 		switch (found->status) {
 		case BE_REQ_PENDING:
@@ -460,9 +454,13 @@ again:
 	rec.approvals_needed = req->profile->approvals > 0 ? req->profile->approvals : 1;
 	if (req->csr != NULL)
 		rec.csr_der = req->csr->der;
-	rec.data = (char *)req->data;
+	if ((rc = be_request_record(req, &record, e)) != BE_OK)
+		goto out;
+	rec.data = record;
 	audit_fill(&a, req, "pending", "waiting for approval", NULL);
 	rc = be_store_req_insert(ctx->store, &rec, &a, NULL);
+	free(record);
+	record = NULL;
 	if (rc == BE_E_CONFLICT && tries++ == 0)
 		goto again;	/* the same request arrived at once from elsewhere */
 	if (rc != BE_OK) {
@@ -473,6 +471,7 @@ again:
 	res->request_id = rec.id;
 	rc = 1;
 out:
+	free(record);
 	be_cert_rec_free(cert);
 	be_req_rec_free(found);
 	return rc;

@@ -33,6 +33,9 @@ struct be_ctx {
 	struct be_goodkey *goodkey;
 	/* The CRL publisher (be_crlpub.h), owned, may be NULL; set like the key pool. */
 	struct be_crlpub *crlpub;
+	/* Seconds an open request waits for its decision before it expires; 0 is
+	 * BE_REQUEST_TTL_DEFAULT (be_request.h). */
+	int64_t request_ttl;
 };
 
 /* Loads the "cas" and "profiles" objects of the configuration (relative paths under basedir)
@@ -61,6 +64,9 @@ struct be_request {
 	const char *operation;		/* "simpleenroll", "gencert", ... */
 	const char *request_id;		/* HTTP request id, may be NULL */
 	const char *peer;		/* may be NULL */
+	/* Who acts when it is not the principal (an administrator issuing a request another
+	 * principal made and that was approved); the audit names the actor.  May be NULL. */
+	const char *actor;
 
 	const struct be_profile *profile;	/* borrowed; required */
 	struct be_principal principal;
@@ -82,11 +88,15 @@ struct be_request {
 					 * profile requires the client's */
 	bool p12_without_chain;		/* PKCS#12 with the end-entity certificate only */
 
-	/* Approval flows: a repeated request is recognised by idem_key (default: a digest of
-	 * profile, principal and CSR); data is the adapter's normalised request kept with a
-	 * pending request.  approved_request issues a stored request that is approved. */
+	/* Approval flows (be_request.h): a repeated request is recognised by idem_key, by
+	 * default be_request_match_key (what the request means, never signature bytes); the
+	 * backend stores its normalised record with a pending request, data (a JSON object,
+	 * no secrets, may be NULL) only as "adapter_data" for display.  match_pubkey: for
+	 * server keygen, a key the client sent along (never certified) that tells its
+	 * retries apart.  approved_request issues a stored request that is approved. */
 	const char *idem_key;
 	const char *data;
+	gnutls_pubkey_t match_pubkey;	/* borrowed, may be NULL */
 	int64_t approved_request;
 	/* Store as an open request even when the profile needs no approval (an administrator's
 	 * "new signing request" that someone signs later). */

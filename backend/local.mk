@@ -21,6 +21,8 @@ backend_libbackend_a_SOURCES = \
 	backend/be_profile.h backend/be_profile.c \
 	backend/be_issue.h backend/be_issue.c \
 	backend/be_issuer.h backend/be_issuer.c \
+	backend/be_request.h backend/be_request.c \
+	backend/be_presented.h backend/be_presented.c \
 	backend/be_cms.h backend/be_cms.c backend/be_zip.c \
 	backend/be_csrattrs.h backend/be_csrattrs.c \
 	backend/be_keystore.h backend/be_keystore.c \

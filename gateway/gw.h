@@ -263,6 +263,11 @@ int gw_auth_hash_api_key(const char *key, char **out);
  * in e; the reason never holds the password. */
 int gw_auth_basic(const struct gw_config *cfg, const char *authorization,
 		  const struct gw_principal **principal, struct be_err *e);
+/* The principal named user if password is its password, checked exactly as gw_auth_basic
+ * checks a Basic credential (same limits, same hashing work for unknown users); for the CLI,
+ * whose administrators prove who they are.  0 and *principal (borrowed) or BE_E_UNAUTH. */
+int gw_auth_password(const struct gw_config *cfg, const char *user, const char *password,
+		     const struct gw_principal **principal, struct be_err *e);
 /* Finds the principal holding API key `key` (compared as SHA-256 hashes, in constant time,
  * over all principals and keys).  Returns 0 and *principal (borrowed) or BE_E_UNAUTH. */
 int gw_auth_api_key(const struct gw_config *cfg, const char *key,
@@ -282,7 +287,8 @@ void gw_client_trust_free(struct gw_client_trust *t);
 /* Verifies a client certificate chain (DER, leaf first, as in gw_request.peer_certs): the
  * leaf chains to a trusted CA, every certificate is within its validity, the leaf's key usage
  * (when present) allows digitalSignature and its extended key usage (when present) includes
- * clientAuth.  On success *subject (if not NULL) is the leaf's RFC 4514 subject (malloc()ed,
+ * clientAuth, and a leaf one of certgate's CAs issued is valid in its store (recorded, not
+ * revoked, on hold or deleted: be_presented_check).  On success *subject (if not NULL) is the leaf's RFC 4514 subject (malloc()ed,
  * caller frees) and, if principal is not NULL, *principal is the principal (borrowed) whose
  * cert_subjects holds that subject; no such principal is BE_E_UNAUTH.  Pass principal NULL
  * to verify only (EST re-enroll).  t may be NULL (no client CA): BE_E_UNAUTH.

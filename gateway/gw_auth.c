@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <gnutls/crypto.h>
 
 #include "be_csr.h"
+#include "be_presented.h"
 #include "gw.h"
 
 #define PBKDF2_PREFIX "pbkdf2-sha256$"
@@ -450,16 +452,43 @@ basic_dummy_work(const struct gw_config *cfg, const char *password, size_t pwlen
 	be_memzero(got, sizeof(got));
 }
 
+/* The principal named user (ulen bytes) if password (pwlen bytes, NUL-terminated) is its
+ * password; the same PBKDF2 work whether the user exists or not. */
+static int
+user_password(const struct gw_config *cfg, const char *user, size_t ulen, const char *pw,
+	      size_t pwlen, const struct gw_principal **principal, struct be_err *e)
+{
+	const struct gw_principal *found = NULL;
+	bool eq, ok = false;
+	size_t i;
+
+	for (i = 0; i < cfg->n_principals; i++) {
+		const char *name = cfg->principals[i].name;
+
+		if (name == NULL)
+			continue;
+		eq = be_ct_equal(name, strlen(name), user, ulen);
+		if (eq && found == NULL)
+			found = &cfg->principals[i];
+	}
+	if (found != NULL && found->password_hash != NULL)
+		ok = gw_auth_check_password(found->password_hash, pw);
+	else
+		basic_dummy_work(cfg, pw, pwlen);
+	if (!ok)
+		return be_err_set(e, BE_E_UNAUTH, "wrong user or password");
+	*principal = found;
+	return 0;
+}
+
 int
 gw_auth_basic(const struct gw_config *cfg, const char *authorization,
 	      const struct gw_principal **principal, struct be_err *e)
 {
-	const struct gw_principal *found = NULL;
 	unsigned char *dec = NULL;
 	const char *p, *tok;
 	char *user, *pw, *colon;
-	size_t len, toklen, declen = 0, cap = 0, ulen, pwlen, i;
-	bool eq, ok = false;
+	size_t len, toklen, declen = 0, cap = 0, ulen, pwlen;
 	int rc;
 
 	*principal = NULL;
@@ -524,30 +553,27 @@ gw_auth_basic(const struct gw_config *cfg, const char *authorization,
 				"RFC 7617 section 2: control character in user-id or password");
 		goto out;
 	}
-	for (i = 0; i < cfg->n_principals; i++) {
-		const char *name = cfg->principals[i].name;
-
-		if (name == NULL)
-			continue;
-		eq = be_ct_equal(name, strlen(name), user, ulen);
-		if (eq && found == NULL)
-			found = &cfg->principals[i];
-	}
-	if (found != NULL && found->password_hash != NULL)
-		ok = gw_auth_check_password(found->password_hash, pw);
-	else
-		basic_dummy_work(cfg, pw, pwlen);
-	if (!ok) {
-		rc = be_err_set(e, BE_E_UNAUTH, "wrong user or password");
-		goto out;
-	}
-	*principal = found;
-	rc = 0;
+	rc = user_password(cfg, user, ulen, pw, pwlen, principal, e);
 out:
 	if (dec != NULL)
 		be_memzero(dec, cap);
 	free(dec);
 	return rc;
+}
+
+int
+gw_auth_password(const struct gw_config *cfg, const char *user, const char *password,
+		 const struct gw_principal **principal, struct be_err *e)
+{
+	size_t ulen = strnlen(user, USER_MAX + 1), pwlen = strnlen(password, PASSWORD_MAX + 1);
+
+	*principal = NULL;
+	if (ulen == 0 || ulen > USER_MAX || pwlen > PASSWORD_MAX)
+		return be_err_set(e, BE_E_UNAUTH, "user name empty or too long, or password too "
+				  "long");
+	if (has_ctl(user, ulen) || has_ctl(password, pwlen))
+		return be_err_set(e, BE_E_UNAUTH, "control character in user name or password");
+	return user_password(cfg, user, ulen, password, pwlen, principal, e);
 }
 
 /* ---------------------------------------------------------------- client certificates */
@@ -561,6 +587,7 @@ struct gw_client_trust {
 	gnutls_x509_trust_list_t list;
 	struct trust_subject *subjects;
 	size_t n_subjects;
+	struct be_ctx *be;		/* borrowed from the configuration, may be NULL */
 };
 
 void
@@ -641,6 +668,7 @@ gw_client_trust_new(const struct gw_config *cfg, const char *ca_file,
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;
 	}
+	t->be = cfg->be;
 	if (gnutls_x509_trust_list_init(&t->list, 0) < 0) {
 		t->list = NULL;
 		rc = be_err_set(e, BE_E_CRYPTO, "cannot create a trust list");
@@ -786,6 +814,20 @@ gw_auth_client_cert(const struct gw_client_trust *t, const gnutls_datum_t *certs
 	rc = leaf_usage_check(crts[0], e);
 	if (rc != 0)
 		goto out;
+	/* A certificate certgate issued authenticates only while it is valid in the store
+	 * (be_presented.h); another CA's stands on the chain check above. */
+	if (t->be != NULL) {
+		struct be_err pe = { 0, "" };
+
+		rc = be_presented_check(t->be, NULL, &certs[0], time(NULL), NULL, NULL, &pe);
+		if (rc == BE_E_NOTFOUND) {
+			rc = 0;
+		} else if (rc != 0) {
+			rc = be_err_set(e, rc == BE_E_NOMEM || rc == BE_E_STORE ||
+					rc == BE_E_UNAVAILABLE ? rc : BE_E_UNAUTH, "%s", pe.msg);
+			goto out;
+		}
+	}
 	r = gnutls_x509_crt_get_dn3(crts[0], &dn, 0);
 	if (r < 0) {
 		rc = be_err_set(e, BE_E_UNAUTH, "client certificate subject: %s",

@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pwd.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "be_issue.h"
+#include "be_request.h"
 #include "gw.h"
 #include "gw_cli.h"
 
@@ -625,8 +627,93 @@ out:
 	return rc;
 }
 
-/* `certgate request -c FILE list [--status S] | approve ID | reject ID [--reason TEXT]`:
- * the administrator's side of profiles that need approval. */
+/* The first line of file path into buf (secret); 0 or -1 with a message on stderr. */
+static int
+read_secret_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	buf[0] = '\0';
+	if (f == NULL) {
+		fprintf(stderr, "certgate request: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fgets(buf, (int)len, f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (n == 0) {
+		fprintf(stderr, "certgate request: %s: empty\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Who acts on a request from the command line: the principal whose own credential (its
+ * password, from --password-file or the terminal, or its API key from --api-key-file) checks
+ * exactly as over HTTP (gw_auth_password, gw_auth_api_key).  *who borrows from cfg. */
+static int
+cli_approver(const struct gw_config *cfg, const char *as, const char *pw_file,
+	     const char *key_file, const struct gw_principal **who, struct be_err *e)
+{
+	char secret[1024];
+	int rc;
+
+	*who = NULL;
+	secret[0] = '\0';
+	if (pw_file != NULL && key_file != NULL) {
+		rc = be_err_set(e, BE_E_MALFORMED, "give --password-file or --api-key-file, not "
+				"both");
+		goto out;
+	}
+	if (key_file != NULL) {
+		if (read_secret_file(key_file, secret, sizeof(secret)) != 0) {
+			rc = be_err_set(e, BE_E_UNAUTH, "no API key in %s", key_file);
+			goto out;
+		}
+		if ((rc = gw_auth_api_key(cfg, secret, who, e)) != BE_OK)
+			goto out;
+		if (as != NULL && strcmp(as, (*who)->name) != 0) {
+			rc = be_err_set(e, BE_E_UNAUTH, "the API key in %s is not %s's", key_file,
+					as);
+			*who = NULL;
+		}
+		goto out;
+	}
+	if (as == NULL) {
+		rc = be_err_set(e, BE_E_UNAUTH, "--as NAME is required: the principal who decides, "
+				"proven by its password or --api-key-file");
+		goto out;
+	}
+	if (pw_file != NULL ? read_secret_file(pw_file, secret, sizeof(secret)) != 0 :
+	    read_secret("password: ", secret, sizeof(secret)) != 0) {
+		rc = be_err_set(e, BE_E_UNAUTH, "no password for %s", as);
+		goto out;
+	}
+	rc = gw_auth_password(cfg, as, secret, who, e);
+out:
+	be_memzero(secret, sizeof(secret));
+	return rc;
+}
+
+static void
+request_show(const struct be_req_rec *r)
+{
+	printf("id: %lld\nstatus: %s\napprovals: %u/%u\nprofile: %s\nprincipal: %s\n"
+	       "adapter: %s\ncsr: %s\nreason: %s\nrecord: %s\n", (long long)r->id,
+	       be_req_status_name(r->status), r->approvals, r->approvals_needed,
+	       r->profile ? r->profile : "", r->principal ? r->principal : "",
+	       r->adapter ? r->adapter : "", r->csr_der.size > 0 ? "yes" : "no",
+	       r->reason ? r->reason : "", r->data ? r->data : "");
+}
+
+/* `certgate request -c FILE list [--status S] | show ID | approve ID | reject ID
+ * [--reason TEXT] | cancel ID | expire`: any request, whichever front end made it, under the
+ * backend's rules (be_request.h).  Deciding needs the acting principal's credential; the
+ * audit names it and the Unix user who ran the command. */
 int
 gw_cmd_request(int argc, char **argv)
 {
@@ -635,27 +722,34 @@ gw_cmd_request(int argc, char **argv)
 		{ "status", required_argument, NULL, 's' },
 		{ "reason", required_argument, NULL, 'r' },
 		{ "as", required_argument, NULL, 'a' },
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "api-key-file", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const names[] = { "PENDING", "APPROVED", "ISSUED", "REJECTED",
 					     "CANCELLED", "EXPIRED", "FAILED" };
 	struct gw_config *cfg = NULL;
 	struct be_err e = { 0, "" };
-	struct be_req_rec *recs = NULL;
-	struct be_audit_rec a;
-	const char *conf = NULL, *reason = NULL, *who = "cli", *verb;
-	char *end = NULL;
+	struct be_req_rec *recs = NULL, *one = NULL;
+	const struct gw_principal *who = NULL;
+	struct be_op_ctx op;
+	struct passwd *pw;
+	const char *conf = NULL, *reason = NULL, *as = NULL, *pw_file = NULL, *key_file = NULL;
+	const char *verb;
+	char *end = NULL, unix_user[96], why[BE_ERR_MSG_MAX + 160];
 	long long id = 0;
-	size_t n = 0, i;
+	size_t n = 0, i, expired = 0;
 	bool approved = false;
-	int c, status = BE_REQ_PENDING, rc = 1;
+	int c, status = BE_REQ_PENDING, rc = 1, r;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': conf = optarg; break;
 		case 'r': reason = optarg; break;
-		case 'a': who = optarg; break;
+		case 'a': as = optarg; break;
+		case 'p': pw_file = optarg; break;
+		case 'k': key_file = optarg; break;
 		case 's':
 			status = -2;
 			for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -673,10 +767,11 @@ gw_cmd_request(int argc, char **argv)
 	if (optind >= argc)
 		goto usage;
 	verb = argv[optind];
-	if (strcmp(verb, "list") == 0) {
+	if (strcmp(verb, "list") == 0 || strcmp(verb, "expire") == 0) {
 		if (optind + 1 != argc)
 			goto usage;
-	} else if (strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0) {
+	} else if (strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0 ||
+		   strcmp(verb, "cancel") == 0 || strcmp(verb, "show") == 0) {
 		if (optind + 2 != argc)
 			goto usage;
 		errno = 0;
@@ -688,10 +783,6 @@ gw_cmd_request(int argc, char **argv)
 	}
 	if (load(conf, &cfg) != 0)
 		goto out;
-	memset(&a, 0, sizeof(a));
-	a.adapter = "cli";
-	a.operation = verb;
-	a.principal = who;
 	if (strcmp(verb, "list") == 0) {
 		if (be_store_req_list(cfg->be->store, status, 0, 1000, &recs, &n, &e) != BE_OK) {
 			fprintf(stderr, "certgate request: %s\n", e.msg);
@@ -705,32 +796,67 @@ gw_cmd_request(int argc, char **argv)
 			       recs[i].approvals_needed, recs[i].profile ? recs[i].profile : "",
 			       recs[i].principal ? recs[i].principal : "",
 			       recs[i].adapter ? recs[i].adapter : "");
-	} else if (strcmp(verb, "approve") == 0) {
-		a.outcome = "approved";
-		a.reason = "approved by an administrator";
-		if (be_store_req_approve(cfg->be->store, id, who, &a, &approved, &e) != BE_OK) {
-			fprintf(stderr, "certgate request approve: %s\n", e.msg);
+		rc = 0;
+		goto out;
+	}
+	if (strcmp(verb, "show") == 0) {
+		if (be_store_req_get(cfg->be->store, id, &one, &e) != BE_OK) {
+			fprintf(stderr, "certgate request show: %s\n", e.msg);
 			goto out;
 		}
+		request_show(one);
+		rc = 0;
+		goto out;
+	}
+
+	/* Deciding: prove who acts first; a refusal at any step is audited. */
+	pw = getpwuid(geteuid());
+	snprintf(unix_user, sizeof(unix_user), "unix:%s(%lu)", pw != NULL && pw->pw_name != NULL ?
+		 pw->pw_name : "?", (unsigned long)geteuid());
+	memset(&op, 0, sizeof(op));
+	op.adapter = "cli";
+	op.operation = verb;
+	op.peer = unix_user;
+	if (cli_approver(cfg, as, pw_file, key_file, &who, &e) != BE_OK) {
+		snprintf(why, sizeof(why), "certgate request %s%s%s by %s, claiming to be %s: %s",
+			 verb, id > 0 ? " " : "", id > 0 ? argv[optind + 1] : "", unix_user,
+			 as != NULL ? as : key_file != NULL ? "the holder of an API key" : "nobody",
+			 e.msg);
+		be_audit_refusal(cfg->be, &op, NULL, why);
+		fprintf(stderr, "certgate request %s: %s\n", verb, e.msg);
+		goto out;
+	}
+	op.principal.name = who->name;
+	op.principal.roles = who->roles;
+	if (strcmp(verb, "approve") == 0)
+		r = be_request_approve(cfg->be, &op, id, &approved, &e);
+	else if (strcmp(verb, "reject") == 0)
+		r = be_request_reject(cfg->be, &op, id, reason, &e);
+	else if (strcmp(verb, "cancel") == 0)
+		r = be_request_cancel(cfg->be, &op, id, &e);
+	else
+		r = be_request_expire(cfg->be, &op, &expired, &e);
+	if (r != BE_OK) {
+		fprintf(stderr, "certgate request %s: %s\n", verb, e.msg);
+		goto out;
+	}
+	if (strcmp(verb, "approve") == 0)
 		fprintf(stderr, "request %lld %s\n", id, approved ? "approved" :
 			"has this approval; more are needed");
-	} else {
-		a.outcome = "rejected";
-		a.reason = reason != NULL ? reason : "rejected by an administrator";
-		if (be_store_req_transition(cfg->be->store, id, BE_REQ_PENDING, BE_REQ_REJECTED,
-					    a.reason, &a, &e) != BE_OK) {
-			fprintf(stderr, "certgate request reject: %s\n", e.msg);
-			goto out;
-		}
-		fprintf(stderr, "request %lld rejected\n", id);
-	}
+	else if (strcmp(verb, "expire") == 0)
+		fprintf(stderr, "%zu request(s) expired\n", expired);
+	else
+		fprintf(stderr, "request %lld %s\n", id, verb[0] == 'r' ? "rejected" : "cancelled");
 	rc = 0;
 	goto out;
 usage:
-	fprintf(stderr, "usage: certgate request -c FILE list [--status S|all] | approve ID "
-		"[--as NAME] | reject ID [--reason TEXT] [--as NAME]\n");
+	fprintf(stderr, "usage: certgate request -c FILE list [--status S|all] | show ID\n"
+		"       certgate request -c FILE approve ID | reject ID [--reason TEXT] | "
+		"cancel ID | expire\n"
+		"               --as NAME [--password-file FILE] | --api-key-file FILE\n");
 	rc = 2;
 out:
+	be_req_rec_free(one);
 	be_req_recs_free(recs, n);
 	gw_config_free(cfg);
 	return rc;

@@ -37,8 +37,9 @@ usage(FILE *f)
 		"  audit -c FILE           print the audit log\n"
 		"  hash-password           hash a password (stdin) for certgate.json\n"
 		"  hash-api-key            hash an API key (stdin) for certgate.json\n"
-		"  request -c FILE list|approve ID|reject ID\n"
-		"                          approve or reject requests waiting for approval\n"
+		"  request -c FILE list|show ID|approve ID|reject ID|cancel ID|expire --as NAME\n"
+		"                          decide requests waiting for approval (the approver's\n"
+		"                          password or --api-key-file proves who decides)\n"
 		"  approve ...             TSB approver: list tasks, sign an approval or rejection\n"
 		"  version                 print the version\n\n"
 		"See certgate(8) and certgate.json(5).\n");

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "be_cert.h"
+#include "be_presented.h"
 #include "est.h"
 
 #define CT_CERTS_ONLY "application/pkcs7-mime; smime-type=certs-only"	/* RFC 7030 4.2.3 */
@@ -114,28 +115,16 @@ reenroll_authenticate(struct est_call *c, struct be_principal *who, struct be_na
 				"certificate being renewed; none was presented");
 		goto out;
 	}
-	if ((rc = be_ca_verify(ca, &chain[0], time(NULL), NULL, &e)) != BE_OK)
-		goto out;
-	if ((rc = be_cert_serial_hex(&chain[0], serial, sizeof(serial), &le)) != BE_OK) {
-		rc = be_err_set(&e, BE_E_FORBIDDEN, "client certificate: %s", le.msg);
-		goto out;
+	/* Ours, valid now, recorded, not revoked, on hold or deleted (be_presented.h). */
+	rc = be_presented_check(req->cfg->be, ca, &chain[0], time(NULL), &rec, NULL, &e);
+	if (rc == BE_E_NOTFOUND || rc == BE_E_MALFORMED) {
+		snprintf(le.msg, sizeof(le.msg), "%s", e.msg);
+		be_err_clear(&e);
+		rc = be_err_set(&e, BE_E_FORBIDDEN, "%s", le.msg);
 	}
-	rc = be_store_cert_get(req->cfg->be->store, ca->id, serial, &rec, &le);
-	if (rc == BE_E_NOTFOUND) {
-		rc = be_err_set(&e, BE_E_FORBIDDEN, "client certificate %s of CA %s is not one "
-				"certgate issued (not in its store)", serial, ca->name);
+	if (rc != BE_OK)
 		goto out;
-	}
-	if (rc != BE_OK) {
-		rc = be_err_set(&e, rc, "%s", le.msg);
-		goto out;
-	}
-	if (rec->deleted || rec->status != BE_CERT_VALID) {
-		rc = be_err_set(&e, BE_E_FORBIDDEN, "client certificate %s is %s", serial,
-				rec->deleted ? "deleted" :
-				rec->status == BE_CERT_HOLD ? "on hold" : "revoked");
-		goto out;
-	}
+	snprintf(serial, sizeof(serial), "%s", rec->serial);
 	if (rec->profile == NULL || strcmp(rec->profile, c->profile->name) != 0) {
 		rc = be_err_set(&e, BE_E_FORBIDDEN, "client certificate %s was issued under "
 				"profile %s, not %s", serial,
@@ -272,22 +261,17 @@ decrypt_key_find(const struct est_call *c, const struct be_csr *csr,
 	return BE_OK;
 }
 
-/* The normalised request kept with a pending one; it also tells apart the same CSR sent
- * to different operations (be_issue's idempotency digest covers it). */
+/* What EST shows with a pending request (be_request.data): the label it came through.  The
+ * backend keeps the normalised request itself and matches retries on its meaning. */
 static char *
-request_data(const struct est_call *c, const struct be_csr *csr)
+request_data(const struct est_call *c)
 {
-	json_t *j = NULL;
-	char *b64 = NULL, *text = NULL;
+	json_t *j = json_pack("{s:s?}", "label", c->label);
+	char *text = NULL;
 
-	if (be_base64_encode(csr->der.data, csr->der.size, 0, &b64) != BE_OK)
-		goto out;
-	j = json_pack("{s:s, s:s?, s:s}", "est", c->op_name, "label", c->label, "csr", b64);
 	if (j != NULL)
 		text = json_dumps(j, JSON_COMPACT);
-out:
 	json_decref(j);
-	free(b64);
 	return text;
 }
 
@@ -505,7 +489,7 @@ est_op_enroll(struct est_call *c)
 		rc = est_fail(c, &e, who.name, true);
 		goto out;
 	}
-	if ((data = request_data(c, csr)) == NULL) {
+	if ((data = request_data(c)) == NULL) {
 		rc = BE_E_NOMEM;
 		goto out;
 	}
@@ -524,6 +508,8 @@ est_op_enroll(struct est_call *c)
 		breq.sans = &csr->sans;
 		if (be_profile_key_allowed(c->profile, &csr->key))
 			breq.keygen = csr->key;
+		/* Its key is never certified, but tells a retry of this request apart. */
+		breq.match_pubkey = csr->pubkey;
 		/* RFC 7030 4.4.2: encrypted to a decrypt key, or PKCS#8 in the clear. */
 		breq.key_fmt = dk != NULL ? BE_KEYFMT_CMS : BE_KEYFMT_DER;
 		breq.key_syntax = BE_KEY_PKCS8;

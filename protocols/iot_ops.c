@@ -661,7 +661,9 @@ reply_issued(struct iot_call *c, const struct iot_eprofile *ep, const struct pla
 	int rc;
 
 	if (res->pending) {
-		j = json_pack("{s:s, s:s, s:s}", "certificate_request_id", c->req->id,
+		/* The stored request's id: what any front end or the CLI approves it by. */
+		snprintf(id, sizeof(id), "%lld", (long long)res->request_id);
+		j = json_pack("{s:s, s:s, s:s}", "certificate_request_id", id,
 			      "status", "PENDING", "result", "SUCCESS");
 		if (j == NULL) {
 			rc = be_err_set(e, BE_E_NOMEM, "out of memory");
@@ -712,21 +714,17 @@ out:
 
 /* ---------------------------------------------------------------- issuing */
 
-/* The normalised request kept with a request that waits for approval (no secrets). */
+/* What the IoT API shows with a request that waits for approval (be_request.data): the
+ * enrollment profile.  The backend keeps the normalised request itself. */
 static char *
-plan_data(const struct iot_eprofile *ep, const struct plan *p)
+plan_data(const struct iot_eprofile *ep)
 {
-	char *subj = be_name_to_string(&p->subject), *s = NULL;
-	char kt[24];
-	json_t *j;
+	json_t *j = json_pack("{s:s}", "enrollment_profile_id", ep->id);
+	char *s = NULL;
 
-	j = json_pack("{s:s, s:s, s:b, s:s}", "enrollment_profile_id", ep->id, "subject",
-		      subj != NULL ? subj : "", "server_side_key_gen", p->server, "key_type",
-		      be_keyspec_name(&p->spec, kt, sizeof(kt)));
 	if (j != NULL)
-		s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+		s = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
-	free(subj);
 	return s;
 }
 
@@ -757,7 +755,7 @@ issue(struct iot_call *c, const struct iot_eprofile *ep, struct plan *p, struct 
 		br.p12_password = p->p12pw;
 		br.p12_without_chain = !p->chain;
 	}
-	if ((data = plan_data(ep, p)) == NULL) {
+	if ((data = plan_data(ep)) == NULL) {
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;
 	}

@@ -39,13 +39,13 @@
 
 #include "be_cert.h"
 #include "be_json.h"
+#include "be_request.h"
 #include "sesam.h"
 #include "sesam_pseudo.h"
 
 #define ANY_ROLE (BE_ROLE_CLIENT | BE_ROLE_RO_ADMIN | BE_ROLE_CA_ADMIN)
 #define ADMINS (BE_ROLE_RO_ADMIN | BE_ROLE_CA_ADMIN)
 #define NAME_MAX_BYTES 256	/* the se.SAM display name of a request */
-#define DATA_VERSION 1
 
 static const char *const subject_keys[] = {
 	"CN", "GN", "SN", "O", "OU", "C", "ST", "L", "E", NULL
@@ -528,120 +528,18 @@ out:
 	return rc;
 }
 
-/* The normalised request kept with an open signing request (be_request.data). */
+/* What se.SAM shows with an open signing request (be_request.data): its display name.  The
+ * backend keeps the normalised request itself (be_request.h). */
 static char *
 data_json(const struct source *s)
 {
-	json_t *j = json_pack("{s:i, s:s}", "v", DATA_VERSION, "command", s->origin);
-	json_t *subj = NULL, *san = NULL;
+	json_t *j = json_pack("{s:s?}", "name", s->name);
 	char *text = NULL;
-	size_t i;
 
-	if (j == NULL)
-		goto out;
-	if (s->name != NULL && json_object_set_new(j, "name", json_string(s->name)) != 0)
-		goto out;
-	if (s->have_names) {
-		if ((subj = json_array()) == NULL || (san = json_array()) == NULL)
-			goto out;
-		for (i = 0; i < s->subject.n; i++)
-			if (json_array_append_new(subj, json_pack("[s,s]",
-					be_dn_info(s->subject.v[i].attr)->key,
-					s->subject.v[i].value)) != 0)
-				goto out;
-		for (i = 0; i < s->sans.n; i++)
-			if (json_array_append_new(san, json_pack("[s,s]",
-					be_san_type_name(s->sans.v[i].type),
-					s->sans.v[i].value)) != 0)
-				goto out;
-		if (json_object_set(j, "subject", subj) != 0 || json_object_set(j, "san", san) != 0)
-			goto out;
-	}
-	if (s->pubkey_text != NULL &&
-	    json_object_set_new(j, "public_key", json_string(s->pubkey_text)) != 0)
-		goto out;
-	text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-out:
-	json_decref(subj);
-	json_decref(san);
+	if (j != NULL)
+		text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	return text;
-}
-
-/* Rebuilds the source of a stored sesam request from its data and CSR. */
-static int
-source_from_request(const struct be_req_rec *rec, struct source *s, struct be_err *e)
-{
-	static const char *const keys[] = {
-		"v", "command", "name", "subject", "san", "public_key", NULL
-	};
-	const json_t *subj, *san;
-	json_t *j = NULL, *it;
-	const char *origin = NULL, *name = NULL, *pk = NULL;
-	size_t i;
-	int rc;
-
-	if (rec->data == NULL) {
-		rc = be_err_set(e, BE_E_STATE, "request_id: request %lld holds no se.SAM data",
-				(long long)rec->id);
-		goto out;
-	}
-	if ((rc = be_json_parse(rec->data, strlen(rec->data), "stored request", BE_E_INTERNAL, &j,
-				e)) != BE_OK ||
-	    (rc = be_json_keys(j, "stored request", keys, BE_E_INTERNAL, e)) != BE_OK ||
-	    (rc = be_json_str(j, "stored request", "command", true, &origin, BE_E_INTERNAL,
-			      e)) != BE_OK ||
-	    (rc = be_json_str(j, "stored request", "name", false, &name, BE_E_INTERNAL, e)) != BE_OK ||
-	    (rc = be_json_str(j, "stored request", "public_key", false, &pk, BE_E_INTERNAL,
-			      e)) != BE_OK)
-		goto out;
-	(void)origin;
-	if ((rc = name_set(s, name, e)) != BE_OK)
-		goto out;
-	subj = json_object_get(j, "subject");
-	san = json_object_get(j, "san");
-	if (subj != NULL || san != NULL) {
-		s->have_names = true;
-		json_array_foreach((json_t *)subj, i, it) {
-			const char *k = json_string_value(json_array_get(it, 0));
-			const char *v = json_string_value(json_array_get(it, 1));
-			enum be_dn_attr a;
-
-			if (k == NULL || v == NULL || be_dn_lookup(k, &a) != BE_OK) {
-				rc = be_err_set(e, BE_E_INTERNAL, "stored request: subject[%zu]", i);
-				goto out;
-			}
-			if ((rc = be_name_add(&s->subject, a, v, strlen(v), e)) != BE_OK)
-				goto out;
-		}
-		json_array_foreach((json_t *)san, i, it) {
-			const char *k = json_string_value(json_array_get(it, 0));
-			const char *v = json_string_value(json_array_get(it, 1));
-			enum be_san_type t;
-			bool found = false;
-
-			for (t = 0; k != NULL && t < BE_SAN__COUNT && !found; t++) {
-				if (strcmp(k, be_san_type_name(t)) == 0) {
-					found = true;
-					break;
-				}
-			}
-			if (!found || v == NULL) {
-				rc = be_err_set(e, BE_E_INTERNAL, "stored request: san[%zu]", i);
-				goto out;
-			}
-			if ((rc = be_sans_add(&s->sans, t, v, strlen(v), e)) != BE_OK)
-				goto out;
-		}
-	}
-	if (pk != NULL && (rc = pubkey_load(s, pk, e)) != BE_OK)
-		goto out;
-	if (rec->csr_der.size > 0 &&
-	    (rc = be_csr_parse(rec->csr_der.data, rec->csr_der.size, 0, &s->csr, e)) != BE_OK)
-		goto out;
-out:
-	json_decref(j);
-	return rc;
 }
 
 /* ---------------------------------------------------------------- issuing */
@@ -862,24 +760,37 @@ out:
 	return rc;
 }
 
-/* signrequest: records the caller's approval of an open request and, once it has all it
- * needs, issues it for the principal who asked. */
+static void
+op_of(const struct sesam_call *c, struct be_op_ctx *op)
+{
+	memset(op, 0, sizeof(*op));
+	op->adapter = "sesam";
+	op->operation = c->command;
+	op->request_id = c->req->id;
+	op->peer = c->req->peer;
+	op->principal = c->principal;
+}
+
+/* signrequest: records the caller's approval of an open request (whichever front end made
+ * it: the backend's rules, be_request_approve) and, once it has all it needs, issues it for
+ * the principal who asked — unless its key is to be generated for a requester of another
+ * front end, who collects it there. */
 static int
 op_signrequest(struct sesam_call *c, struct be_err *e)
 {
 	struct be_req_rec *rec = NULL;
-	struct be_audit_rec a;
-	struct source s;
-	struct be_principal owner;
+	struct be_request_stored st;
+	struct be_result res;
+	struct be_op_ctx op;
 	const struct gw_principal *gp;
 	const char *idtext, *pw = NULL;
 	unsigned long long id;
-	char why[96];
-	bool approved = false;
+	bool approved = false, server_key;
 	int rc;
 
-	memset(&s, 0, sizeof(s));
-	s.origin = "signrequest";
+	memset(&st, 0, sizeof(st));
+	memset(&res, 0, sizeof(res));
+	op_of(c, &op);
 	if ((rc = field(c, "request_id", true, &idtext, e)) != BE_OK ||
 	    (rc = uint_parse("request_id", idtext, 1, INT64_MAX, &id, e)) != BE_OK ||
 	    (rc = password_field(c, &pw, e)) != BE_OK)
@@ -895,38 +806,12 @@ op_signrequest(struct sesam_call *c, struct be_err *e)
 		rc = be_err_set(e, rc, "out of memory");
 		goto out;
 	}
-	if (rec->adapter == NULL || strcmp(rec->adapter, "sesam") != 0) {
-		rc = be_err_set(e, BE_E_STATE, "request_id: request %llu came through %s, not the "
-				"se.SAM API; approve it there", id,
-				rec->adapter != NULL ? rec->adapter : "another front end");
-		goto out;
-	}
-	if ((s.profile = be_ctx_profile(c->be, rec->profile)) == NULL) {
-		rc = be_err_set(e, BE_E_STATE, "request_id: request %llu names template %s, which "
-				"no longer exists", id, rec->profile);
-		goto out;
-	}
-	if (rec->status == BE_REQ_PENDING) {
-		memset(&a, 0, sizeof(a));
-		snprintf(why, sizeof(why), "request %llu approved by %s", id, c->principal.name);
-		a.request_id = c->req->id;
-		a.adapter = "sesam";
-		a.operation = c->command;
-		a.principal = c->principal.name;
-		a.profile = rec->profile;
-		a.peer = c->req->peer;
-		a.outcome = "approved";
-		a.reason = why;
-		rc = be_store_req_approve(c->be->store, (int64_t)id, c->principal.name, &a,
-					  &approved, e);
-		if (rc == BE_E_CONFLICT) {
-			be_err_clear(e);
-			rc = be_err_set(e, BE_E_CONFLICT, "request_id: %s approved request %llu "
-					"already; it waits for %u approvals", c->principal.name, id,
-					rec->approvals_needed);
-		}
-		if (rc != BE_OK)
+	if (rec->status != BE_REQ_APPROVED) {
+		/* The backend refuses anything but PENDING, and audits either way. */
+		c->audited = true;
+		if ((rc = be_request_approve(c->be, &op, (int64_t)id, &approved, e)) != BE_OK)
 			goto out;
+		c->audited = false;
 		if (!approved) {
 			if ((rc = put(c, "result", json_string("ST_PENDING"), e)) != BE_OK ||
 			    (rc = put(c, "request_id", json_integer((json_int_t)id), e)) != BE_OK ||
@@ -935,79 +820,77 @@ op_signrequest(struct sesam_call *c, struct be_err *e)
 			rc = put(c, "approvals_needed", json_integer(rec->approvals_needed), e);
 			goto out;
 		}
-	} else if (rec->status != BE_REQ_APPROVED) {
-		rc = be_err_set(e, BE_E_STATE, "request_id: request %llu is %s; only an open "
-				"(PENDING) request can be signed", id, be_req_status_name(rec->status));
+	}
+	if (!be_request_may_collect(rec, "sesam")) {
+		if ((rc = put(c, "result", json_string("ST_OK"), e)) != BE_OK ||
+		    (rc = put(c, "request_id", json_integer((json_int_t)id), e)) != BE_OK ||
+		    (rc = put(c, "status", json_string("APPROVED"), e)) != BE_OK)
+			goto out;
+		rc = put(c, "message", json_string("approved; its key is generated when the "
+						   "requester asks again through the front end "
+						   "it used"), e);
 		goto out;
 	}
-	if ((rc = source_from_request(rec, &s, e)) != BE_OK)
+	if ((rc = be_request_load(c->be, (int64_t)id, &st, e)) != BE_OK)
 		goto out;
 	/* The certificate belongs to who asked for it, with that principal's roles now. */
-	gp = gw_config_principal(c->req->cfg, rec->principal);
+	gp = gw_config_principal(c->req->cfg, st.rec->principal);
 	if (gp == NULL) {
 		rc = be_err_set(e, BE_E_STATE, "request_id: request %llu was made by %s, who is no "
-				"longer a principal", id, rec->principal);
+				"longer a principal", id, st.rec->principal);
 		goto out;
 	}
-	owner.name = gp->name;
-	owner.roles = sesam_roles_of(gp);
-	rc = issue(c, &s, false, (int64_t)id, &owner, pw, e);
+	server_key = st.req.csr == NULL && st.req.pubkey == NULL;
+	if (pw != NULL && !server_key) {
+		rc = be_err_set(e, BE_E_MALFORMED, "p12_pass: no PKCS#12 is made when the requester "
+				"brings the public key");
+		goto out;
+	}
+	st.req.adapter = "sesam";
+	st.req.operation = c->command;
+	st.req.request_id = c->req->id;
+	st.req.peer = c->req->peer;
+	st.req.actor = c->principal.name;
+	st.req.principal.name = gp->name;
+	st.req.principal.roles = sesam_roles_of(gp);
+	st.req.key_fmt = server_key ? BE_KEYFMT_PKCS12 : BE_KEYFMT_NONE;
+	st.req.p12_password = pw;
+	c->audited = true;
+	if ((rc = be_issue(c->be, &st.req, &res, e)) != BE_OK)
+		goto out;
+	c->audited = false;
+	rc = reply_issued(c, st.req.profile, &res, e);
 out:
-	source_clear(&s);
+	be_result_clear(&res);
+	be_request_stored_clear(&st);
 	be_req_rec_free(rec);
 	return rc;
 }
 
-/* rejectrequest: closes an open request without a certificate. */
+/* rejectrequest: closes an open request without a certificate (be_request_reject). */
 static int
 op_rejectrequest(struct sesam_call *c, struct be_err *e)
 {
 	struct be_req_rec *rec = NULL;
-	struct be_audit_rec a;
+	struct be_op_ctx op;
 	const char *idtext, *why = NULL;
 	unsigned long long id;
-	size_t i;
 	int rc;
 
+	op_of(c, &op);
 	if ((rc = field(c, "request_id", true, &idtext, e)) != BE_OK ||
 	    (rc = uint_parse("request_id", idtext, 1, INT64_MAX, &id, e)) != BE_OK ||
 	    (rc = field(c, "reason", false, &why, e)) != BE_OK)
 		goto out;
-	for (i = 0; why != NULL && why[i] != '\0'; i++) {
-		if ((unsigned char)why[i] < 0x20 || why[i] == 0x7f || i >= 200) {
-			rc = be_err_set(e, BE_E_MALFORMED, "reason: at most 200 characters, no "
-					"control characters");
-			goto out;
-		}
-	}
-	rc = be_store_req_get(c->be->store, (int64_t)id, &rec, e);
-	if (rc == BE_E_NOTFOUND) {
-		be_err_clear(e);
-		rc = be_err_set(e, BE_E_NOTFOUND, "request_id: no request %llu", id);
-	}
-	if (rc != BE_OK)
-		goto out;
-	if ((rc = set_profile(c, rec->profile)) != BE_OK) {
+	if (be_store_req_get(c->be->store, (int64_t)id, &rec, NULL) == BE_OK &&
+	    (rc = set_profile(c, rec->profile)) != BE_OK) {
 		rc = be_err_set(e, rc, "out of memory");
 		goto out;
 	}
-	if (rec->status != BE_REQ_PENDING && rec->status != BE_REQ_APPROVED) {
-		rc = be_err_set(e, BE_E_STATE, "request_id: request %llu is %s; only an open "
-				"request can be rejected", id, be_req_status_name(rec->status));
+	c->audited = true;
+	if ((rc = be_request_reject(c->be, &op, (int64_t)id, why, e)) != BE_OK)
 		goto out;
-	}
-	memset(&a, 0, sizeof(a));
-	a.request_id = c->req->id;
-	a.adapter = "sesam";
-	a.operation = c->command;
-	a.principal = c->principal.name;
-	a.profile = rec->profile;
-	a.peer = c->req->peer;
-	a.outcome = "rejected";
-	a.reason = why != NULL ? why : "rejected by an administrator";
-	if ((rc = be_store_req_transition(c->be->store, (int64_t)id, rec->status, BE_REQ_REJECTED,
-					  a.reason, &a, e)) != BE_OK)
-		goto out;
+	c->audited = false;
 	if ((rc = put(c, "result", json_string("ST_OK"), e)) != BE_OK ||
 	    (rc = put(c, "request_id", json_integer((json_int_t)id), e)) != BE_OK)
 		goto out;
@@ -1474,14 +1357,15 @@ op_listrequests(struct sesam_call *c, struct be_err *e)
 			rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 			goto out;
 		}
-		/* The se.SAM data (command, name, subject) as stored: shown, never trusted. */
-		if (r->adapter != NULL && strcmp(r->adapter, "sesam") == 0 && r->data != NULL &&
+		/* The normalised request (operation, name, subject) as stored: shown, never
+		 * trusted. */
+		if (r->data != NULL &&
 		    (d = json_loads(r->data, JSON_REJECT_DUPLICATES, NULL)) != NULL) {
 			json_t *v;
 
-			if ((v = json_object_get(d, "command")) != NULL)
+			if ((v = json_object_get(d, "operation")) != NULL)
 				json_object_set(o, "command", v);
-			if ((v = json_object_get(d, "name")) != NULL)
+			if ((v = json_object_get(json_object_get(d, "adapter_data"), "name")) != NULL)
 				json_object_set(o, "name", v);
 			if ((v = json_object_get(d, "subject")) != NULL)
 				json_object_set(o, "subject", v);

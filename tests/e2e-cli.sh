@@ -132,6 +132,55 @@ like "$("$CG" audit -c "$C")" "cli issue refused .*ISO 3166" "/audit: refusals r
 ! "$CG" audit -c "$C" | grep -q -- "-----BEGIN" 
 ok $? "/audit: no key or certificate material in the audit log"
 
+# ---- request: deciding proves the approver (issue 12), the audit names it and the Unix user
+cred() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]])' \
+	"$D/demo-credentials.json" "$1" "$2"; }
+cred admin api_key >admin.key
+cred client api_key >client.key
+cred client password >client.pw
+chmod 600 admin.key client.key client.pw
+last_audit_line() { "$CG" audit -c "$C" | tail -n 1; }
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout rq.key \
+	-subj "/CN=cli-pending" -out rq.csr 2>/dev/null
+"$CG" issue -c "$C" --profile Approval-Template-2022 --csr rq.csr --out rq.pem 2>rq.err
+rid=$(sed -n 's/.*request \([0-9][0-9]*\) waits for approval.*/\1/p' rq.err)
+like "$rid" '^[0-9]+$' "/request/pending: certgate issue on a profile with approvals stores a request"
+like "$("$CG" request -c "$C" show "$rid")" '"key":"csr"' "/request/show: its normalised record"
+a0=$(audits)
+"$CG" request -c "$C" approve "$rid" --as admin --api-key-file client.key 2>rq.err
+ok $((! $?)) "/request/approve/someone-elses-key: another principal's API key is refused"
+like "$(last_audit_line)" "cli approve refused principal=- .*claiming to be admin: the API key in client.key is not admin's" \
+	"/request/approve/someone-elses-key: audited"
+"$CG" request -c "$C" approve "$rid" --api-key-file client.key 2>rq.err
+ok $((! $?)) "/request/approve/client-key: a client's own key proves a client, not an approver"
+like "$(last_audit_line)" "cli approve refused principal=client .*may not approve requests" \
+	"/request/approve/client-key: audited under the client"
+printf 'wrong\n' | "$CG" request -c "$C" approve "$rid" --as admin 2>rq.err
+ok $((! $?)) "/request/approve/stdin-wrong: a wrong password on standard input is refused"
+is "$(audits)" "$((a0 + 3))" "/request/approve/refusals: one audit entry per refusal"
+like "$("$CG" request -c "$C" list)" "^$rid +PENDING" "/request/approve/refusals: still pending"
+"$CG" request -c "$C" approve "$rid" --api-key-file admin.key 2>rq.err
+ok $? "/request/approve/api-key: the administrator's own API key proves it"
+like "$(last_audit_line)" "cli approve approved principal=admin profile=Approval-Template-2022 peer=unix:$(id -un)\($(id -u)\)" \
+	"/request/approve/api-key: audited under admin and the Unix user"
+"$CG" issue -c "$C" --profile Approval-Template-2022 --csr rq.csr --out rq.pem 2>rq.err
+openssl verify -CAfile "$D/ca/chain.pem" rq.pem >/dev/null 2>&1
+ok $? "/request/issue: asked again after approval, the certificate is issued"
+openssl req -new -key rq.key -subj "/CN=cli-pending2" -out rq2.csr 2>/dev/null
+"$CG" issue -c "$C" --profile Approval-Template-2022 --csr rq2.csr --out rq2.pem 2>rq.err
+rid2=$(sed -n 's/.*request \([0-9][0-9]*\) waits for approval.*/\1/p' rq.err)
+"$CG" request -c "$C" cancel "$rid2" --as client --password-file client.pw 2>/dev/null
+ok $((! $?)) "/request/cancel/stranger: a client may not withdraw another principal's request"
+like "$(last_audit_line)" "cli cancel refused principal=client .*only its requester or an administrator" \
+	"/request/cancel/stranger: audited"
+"$CG" request -c "$C" cancel "$rid2" --api-key-file admin.key 2>/dev/null
+ok $? "/request/cancel: an administrator withdraws it"
+like "$("$CG" request -c "$C" list --status all)" "^$rid2 +CANCELLED" "/request/cancel: CANCELLED"
+cred ro-admin password | "$CG" request -c "$C" approve "$rid2" --as ro-admin 2>rq.err
+ok $((! $?)) "/request/approve/cancelled: a cancelled request is not approved (password on standard input)"
+like "$(last_audit_line)" "cli approve refused principal=ro-admin .*is CANCELLED" \
+	"/request/approve/cancelled: audited under ro-admin"
+
 # ---- serve
 lib_spawn serve "$CG" serve -c "$C"
 pid=$LIB_PID

@@ -709,6 +709,21 @@ post re.b64 simplereenroll -u "client:$PW"
 refused /est/simplereenroll/refuse/basic-only 403 "TLS client certificate being renewed"
 post re.b64 simplereenroll
 refused /est/simplereenroll/refuse/no-credentials 401 "TLS client certificate being renewed"
+
+# One presented-certificate check for every certificate login (be_presented): a revoked
+# certificate bound to a principal no longer authenticates simpleenroll either.
+csr dev5 "/O=certgate demo/CN=device-001"
+basic dev5.b64 simpleenroll
+cert_of dev5.pem
+csr cc5 "/CN=by-client-cert-5"
+post cc5.b64 simpleenroll --cert dev5.pem --key dev5.key
+is "$ST" 200 "/est/simpleenroll/client-cert-revoked: the certificate logs in while valid"
+"$CG" revoke -c "$C" "$(openssl x509 -in dev5.pem -noout -serial | cut -d= -f2)" \
+	--reason keyCompromise 2>/dev/null
+stored
+post cc5.b64 simpleenroll --cert dev5.pem --key dev5.key
+refused /est/simpleenroll/refuse/client-cert-revoked 401 "client certificate [0-9a-f]+ is revoked"
+same_count /est/simpleenroll/refuse/client-cert-revoked
 post re.b64 pop/simplereenroll --cert dev1.pem --key dev1.key
 refused /est/simplereenroll/refuse/other-profile 403 "issued under profile est-device, not est-device-pop"
 same_count /est/simplereenroll/refuse
@@ -787,41 +802,145 @@ stored
 
 # ---------------------------------------------------------------- approval (202, RFC 7030 4.2.3)
 
+secret ro-admin >ro-admin.pw
+secret admin >admin.pw
+secret client >client.pw
+echo "not-the-password" >wrong.pw
+chmod 600 ro-admin.pw admin.pw client.pw wrong.pw
+rid_of() { sed -n 's/^request \([0-9][0-9]*\) waits.*/\1/p' r.body; }
+# resign NAME SUBJ OUT: the same CSR content (key, subject) with a fresh ECDSA signature, as
+# libest and globalsign/est clients send on each retry.
+resign() { openssl req -new -key "$1.key" -subj "$2" -outform DER 2>>ossl.log | base64 >"$3"; }
+audit_since() { "$CG" audit -c "$C" --after "$AUDIT"; }
+
 csr ap "/CN=approval-device"
 basic ap.b64 approval/simpleenroll
 is "$ST $(hdr Retry-After)" "202 60" "/est/approval: 202 with Retry-After"
-rid=$(sed -n 's/^request \([0-9][0-9]*\) waits.*/\1/p' r.body)
+rid=$(rid_of)
 [ -n "$rid" ]
 ok $? "/est/approval: the reply names the pending request"
 is "$(count)" "$COUNT" "/est/approval: nothing issued yet"
 basic ap.b64 approval/simpleenroll
-is "$ST $(sed -n 's/^request \([0-9][0-9]*\) waits.*/\1/p' r.body)" "202 $rid" \
-	"/est/approval: the same CSR again is the same pending request"
+is "$ST $(rid_of)" "202 $rid" "/est/approval: the same CSR again is the same pending request"
+resign ap "/CN=approval-device" ap-re1.b64
+cmp -s ap.b64 ap-re1.b64
+ok $((! $?)) "/est/approval/ec-retry: the re-signed CSR differs in its bytes (randomised ECDSA)"
+basic ap-re1.b64 approval/simpleenroll
+is "$ST $(rid_of)" "202 $rid" \
+	"/est/approval/ec-retry: the same content, signed again, is the same pending request"
 like "$("$CG" request -c "$C" list)" "^$rid +PENDING +0/1 +Approval-Template-2022 +client +est" \
 	"/est/approval: certgate request list shows it pending"
-"$CG" request -c "$C" approve "$rid" --as ro-admin 2>/dev/null
-ok $? "/est/approval: an administrator approves it with certgate request approve"
-basic ap.b64 approval/simpleenroll
-is "$ST" 200 "/est/approval: the same CSR after approval gets the certificate"
+is "$("$CG" request -c "$C" list | grep -c ' est$')" 1 "/est/approval/ec-retry: one pending request, not one per retry"
+like "$("$CG" request -c "$C" show "$rid")" 'record: \{"v":2,"operation":"simpleenroll","key":"csr"' \
+	"/est/approval: certgate request show prints the normalised record"
+
+# Deciding from the CLI proves the approver (issue 12: --as alone is free text).
+stored
+"$CG" request -c "$C" approve "$rid" --as ro-admin </dev/null >/dev/null 2>cli.err
+ok $((! $?)) "/est/approval/cli-no-credential: --as without a password is refused"
+like "$(cat cli.err)" "no password for ro-admin" "/est/approval/cli-no-credential: says why"
+like "$(audit_since)" "cli approve refused principal=- .*peer=unix:[a-z0-9_-]+\([0-9]+\).*claiming to be ro-admin: no password" \
+	"/est/approval/cli-no-credential: audited, with the Unix user"
+stored
+"$CG" request -c "$C" approve "$rid" --as ro-admin --password-file wrong.pw >/dev/null 2>cli.err
+ok $((! $?)) "/est/approval/cli-wrong-password: a wrong password is refused"
+like "$(audit_since)" "cli approve refused principal=- .*claiming to be ro-admin: wrong user or password" \
+	"/est/approval/cli-wrong-password: audited"
+stored
+"$CG" request -c "$C" approve "$rid" --as client --password-file client.pw >/dev/null 2>cli.err
+ok $((! $?)) "/est/approval/cli-not-admin: a client's own password does not make it an approver"
+like "$(audit_since)" "cli approve refused principal=client .*client may not approve requests" \
+	"/est/approval/cli-not-admin: audited under the principal who acted"
+like "$("$CG" request -c "$C" list)" "^$rid +PENDING +0/1" "/est/approval/cli-refusals: still pending"
+stored
+"$CG" request -c "$C" approve "$rid" --as ro-admin --password-file ro-admin.pw 2>/dev/null
+ok $? "/est/approval: an administrator approves it with certgate request approve, proven by its password"
+like "$(audit_since)" "cli approve approved principal=ro-admin profile=Approval-Template-2022 peer=unix:" \
+	"/est/approval: the approval is audited under the approver and the Unix user"
+stored
+"$CG" request -c "$C" approve "$rid" --as admin --password-file admin.pw >/dev/null 2>cli.err
+ok $((! $?)) "/est/approval/late-approver: a second approval of an approved request is refused"
+like "$(audit_since)" "cli approve refused principal=admin .*is APPROVED" \
+	"/est/approval/late-approver: audited under the late approver, not the requester"
+stored
+resign ap "/CN=approval-device" ap-re2.b64
+basic ap-re2.b64 approval/simpleenroll
+is "$ST" 200 "/est/approval/ec-retry: a re-signed CSR after approval gets the certificate"
 cert_of ap.pem
 verifies ap.pem
 ok $? "/est/approval: it verifies against cacerts"
+cmp -s <(openssl x509 -in ap.pem -pubkey -noout) <(openssl pkey -in ap.key -pubout)
+ok $? "/est/approval/ec-retry: for the requester's key"
 is "$(count)" "$((COUNT + 1))" "/est/approval: one certificate recorded"
+like "$("$CG" request -c "$C" list --status all)" "^$rid +ISSUED" "/est/approval: the request is ISSUED"
 basic ap.b64 approval/simpleenroll
 cert_of ap2.pem
 is "$ST $(openssl x509 -in ap2.pem -noout -serial)" "200 $(openssl x509 -in ap.pem -noout -serial)" \
 	"/est/approval: asking again returns the same certificate"
-is "$(count)" "$((COUNT + 1))" "/est/approval: still one certificate"
+resign ap "/CN=approval-device" ap-re3.b64
+basic ap-re3.b64 approval/simpleenroll
+cert_of ap3.pem
+is "$ST $(openssl x509 -in ap3.pem -noout -serial)" "200 $(openssl x509 -in ap.pem -noout -serial)" \
+	"/est/approval/ec-retry: re-signed once more, still the same certificate"
+is "$(count)" "$((COUNT + 1))" "/est/approval: still one certificate (issued once)"
+
+# A request made through EST, approved through the se.SAM API.
+csr apx "/CN=approval-via-sesam"
+basic apx.b64 approval/simpleenroll
+ridx=$(rid_of)
+is "$ST" 202 "/est/approval/sesam: pending"
+stored
+ST=$(curl -s -o sx.json --cacert "$TA" -u "ro-admin:$(secret ro-admin)" -d command=signrequest \
+	-d request_id="$ridx" -w '%{http_code}' "$H/sesam/api")
+sx=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["result"])' sx.json 2>/dev/null)
+like "$ST $sx" '^200 [0-9]+$' "/est/approval/sesam: the RO administrator signs the EST request through se.SAM"
+like "$(audit_since)" "sesam signrequest approved principal=ro-admin" \
+	"/est/approval/sesam: approval audited under the se.SAM administrator"
+resign apx "/CN=approval-via-sesam" apx-re.b64
+basic apx-re.b64 approval/simpleenroll
+cert_of apx.pem
+is "$ST $(openssl x509 -in apx.pem -noout -serial | cut -d= -f2 | tr A-F a-f)" \
+	"200 $("$PY" -c "import sys; print('%x' % int(sys.argv[1]))" "$sx")" \
+	"/est/approval/sesam: the EST client's re-signed retry gets the certificate se.SAM issued"
+is "$(count)" "$((COUNT + 1))" "/est/approval/sesam: one certificate"
+
+# A server-key request made through EST and approved through se.SAM: se.SAM records the
+# approval but does not take the key; the EST client's retry (signed again) collects it.
+csr kga "/CN=approval-keygen"
+basic kga.b64 approval/serverkeygen
+kgr=$(rid_of)
+is "$ST" 202 "/est/approval/serverkeygen: pending"
+ST=$(curl -s -o kg.json --cacert "$TA" -u "ro-admin:$(secret ro-admin)" -d command=signrequest \
+	-d request_id="$kgr" -w '%{http_code}' "$H/sesam/api")
+is "$ST $("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["result"], d["status"], "p12_data" in d)' kg.json)" \
+	"200 ST_OK APPROVED False" "/est/approval/serverkeygen: se.SAM approves, the key is not handed to the administrator"
+resign kga "/CN=approval-keygen" kga-re.b64
+basic kga-re.b64 approval/serverkeygen
+like "$ST $(hdr Content-Type)" "^200 multipart/mixed; boundary=" \
+	"/est/approval/serverkeygen: the EST client's retry gets key and certificate"
+basic kga.b64 approval/serverkeygen
+like "$ST $(cat r.body)" "^409 .*issued already" "/est/approval/serverkeygen: the key is delivered once"
+
 csr rj "/CN=rejected-device"
 basic rj.b64 approval/simpleenroll
-rj=$(sed -n 's/^request \([0-9][0-9]*\) waits.*/\1/p' r.body)
-"$CG" request -c "$C" reject "$rj" --reason "unknown device" 2>/dev/null
+rj=$(rid_of)
+stored
+"$CG" request -c "$C" reject "$rj" --as ro-admin --password-file ro-admin.pw \
+	--reason "$(printf 'bad\001reason')" >/dev/null 2>&1
+ok $((! $?)) "/est/approval/reject: a reason with control characters is refused (as se.SAM refuses it)"
+like "$(audit_since)" "cli reject refused principal=ro-admin .*reason: at most 200 characters" \
+	"/est/approval/reject: the refused rejection is audited"
+"$CG" request -c "$C" reject "$rj" --as ro-admin --password-file ro-admin.pw \
+	--reason "unknown device" 2>/dev/null
 ok $? "/est/approval/reject: an administrator rejects a request"
 like "$("$CG" request -c "$C" list --status all)" "^$rj +REJECTED" \
 	"/est/approval/reject: listed as REJECTED"
-"$CG" request -c "$C" approve "$rj" >/dev/null 2>&1
+stored
+"$CG" request -c "$C" approve "$rj" --as ro-admin --password-file ro-admin.pw >/dev/null 2>&1
 ok $((! $?)) "/est/approval/reject: a rejected request cannot be approved"
-is "$(count)" "$((COUNT + 1))" "/est/approval/reject: nothing issued"
+like "$(audit_since)" "cli approve refused principal=ro-admin .*is REJECTED" \
+	"/est/approval/reject: the refused approval is audited"
+is "$(count)" "$COUNT" "/est/approval/reject: nothing issued"
 stored
 
 # ---------------------------------------------------------------- PoP linking (RFC 7030 3.5)
@@ -864,7 +983,7 @@ if [ "$SHORT_OK" = 200 ]; then
 	stored
 	client csr sh.key "/CN=short-lived-device" >sh-re.b64
 	post sh-re.b64 short/simplereenroll --cert sh.pem --key sh.key
-	refused /est/simplereenroll/refuse/expired 403 "client certificate: expired"
+	refused /est/simplereenroll/refuse/expired 403 "client certificate [0-9a-f]+: expired"
 	same_count /est/simplereenroll/refuse/expired
 	csr sh2 "/CN=short-lived-device-2"
 	basic sh2.b64 short/simpleenroll

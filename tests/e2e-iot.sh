@@ -564,6 +564,46 @@ ok $? "/serve: no key, passcode or password in the server log"
 ! grep -qi "sanitizer\|leak" "$LIB_TMP/serve.err"
 ok $? "/serve: no sanitizer reports"
 
+# ---------------------------------------------------------------- approval: one request lifecycle
+
+# The same daemon with iot-device needing one approval: the IoT request is stored, approved
+# with the CLI (the administrator's API key proves it), and the device's retry with its CSR
+# signed again gets the certificate, once.
+$PY - "$C" "$D/approval.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["profiles"]["iot-device"]["approvals"] = 1
+json.dump(d, open(sys.argv[2], "w"))
+PY
+CA2="$D/approval.json"
+cred 'd["admin"]["api_key"]' >admin.key
+chmod 600 admin.key
+lib_spawn serve-approval "$CG" serve -c "$CA2"
+pid=$LIB_PID
+lib_wait_port 127.0.0.1 "$https_port" 15 || bail "server did not start: $(cat serve-approval.err)"
+openssl req -new -key dev.key -subj "/CN=csr-device" \
+	-addext "subjectAltName=DNS:csr-device.example.com" -out devA.csr 2>/dev/null
+openssl req -new -key dev.key -subj "/CN=csr-device" \
+	-addext "subjectAltName=DNS:csr-device.example.com" -out devB.csr 2>/dev/null
+n0=$(count)
+is "$(api POST /certificate "$(jbody enrollment_profile_id=$EP @csr=devA.csr)") $(pj out.json 'd["status"]')" \
+	"200 PENDING" "/approval/pending: the request waits for approval"
+irid=$(pj out.json 'd["certificate_request_id"]')
+like "$("$CG" request -c "$CA2" list)" "^$irid +PENDING +0/1 +iot-device +iot-client +iot" \
+	"/approval/pending: certificate_request_id is the stored request, listed by the CLI"
+is "$(api POST /certificate "$(jbody enrollment_profile_id=$EP @csr=devB.csr)") $(pj out.json 'd["certificate_request_id"]')" \
+	"200 $irid" "/approval/retry: the CSR signed again is the same request"
+"$CG" request -c "$CA2" approve "$irid" --api-key-file admin.key 2>/dev/null
+ok $? "/approval/cli: an administrator approves the IoT request with the CLI"
+is "$(api POST /certificate "$(jbody enrollment_profile_id=$EP @csr=devB.csr)")" 200 \
+	"/approval/collect: the device's retry gets the certificate"
+cert_of appr.pem
+verifies appr.pem && key_matches dev.key appr.pem
+ok $? "/approval/collect: it verifies and certifies the device's key"
+is "$(count)" "$((n0 + 1))" "/approval/collect: issued once"
+lib_stop "$pid"
+ok $? "/approval: SIGTERM stops it"
+
 # ---------------------------------------------------------------- configuration errors
 
 bad_config() {	# NAME MESSAGE-REGEX PYTHON-STATEMENT-ON-e (the enrollment profiles)

@@ -363,6 +363,75 @@ is "$st $(j rj.json result) $(j rj.json status)" "200 ST_OK REJECTED" \
 st=$(admin r.json -d command=signrequest -d request_id="$(j cp2.json request_id)")
 refused "/sesam/rejectrequest: then signrequest" 200 "is REJECTED" r.json "$st"
 
+# ---------------------------------------------------------------- one lifecycle: any front end, the CLI
+
+pwof ro-admin >ro-admin.pw
+pwof admin >admin.pw
+chmod 600 ro-admin.pw admin.pw
+audit_since() { "$CG" audit -c "$C" --after "$1" --limit 100000; }
+# A request made through se.SAM (loadcsr, an EC CSR), approved with the CLI, collected by the
+# client's retry with the CSR signed again (a new ECDSA signature over the same content).
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout xc.key \
+	-subj "/CN=cli-approved-device" -out xc.csr 2>/dev/null
+n0=$(count)
+st=$(client x1.json --data-urlencode command=loadcsr --data-urlencode template=Approval-Template-2022 \
+	--data-urlencode "csr_dump=$(cat xc.csr)")
+xr=$(j x1.json request_id)
+is "$(j x1.json result)" "ST_PENDING" "/sesam/lifecycle/cli-approve: se.SAM request pending"
+a0=$(audit_last)
+"$CG" request -c "$C" approve "$xr" --as ro-admin --password-file ro-admin.pw 2>/dev/null
+ok $? "/sesam/lifecycle/cli-approve: certgate request approve decides the se.SAM request"
+like "$(audit_since "$a0")" "cli approve approved principal=ro-admin profile=Approval-Template-2022 peer=unix:" \
+	"/sesam/lifecycle/cli-approve: audited under the proven approver and the Unix user"
+openssl req -new -key xc.key -subj "/CN=cli-approved-device" -out xc2.csr 2>/dev/null
+! cmp -s xc.csr xc2.csr
+ok $? "/sesam/lifecycle/cli-approve: the retry's CSR bytes differ (new ECDSA signature)"
+st=$(client x2.json --data-urlencode command=loadcsr --data-urlencode template=Approval-Template-2022 \
+	--data-urlencode "csr_dump=$(cat xc2.csr)")
+like "$st $(j x2.json result)" '^200 [0-9]+$' "/sesam/lifecycle/cli-approve: the client's retry gets its certificate"
+pem_of x2.json x2.pem
+verify x2.pem && cmp -s <(openssl x509 -in x2.pem -pubkey -noout) <(openssl pkey -in xc.key -pubout)
+ok $? "/sesam/lifecycle/cli-approve: it verifies, for the client's key"
+st=$(client x3.json --data-urlencode command=loadcsr --data-urlencode template=Approval-Template-2022 \
+	--data-urlencode "csr_dump=$(cat xc.csr)")
+is "$(j x3.json result)" "$(j x2.json result)" "/sesam/lifecycle/cli-approve: asked again, the same certificate"
+is "$(count)" "$((n0 + 1))" "/sesam/lifecycle/cli-approve: issued once"
+
+# A server-key request (gencert) approved with the CLI, then collected by signrequest.
+st=$(client x4.json -d command=gencert -d template=Approval-Template-2022 -d CN=cli-approved-gen)
+xg=$(j x4.json request_id)
+"$CG" request -c "$C" approve "$xg" --as admin --password-file admin.pw 2>/dev/null
+ok $? "/sesam/lifecycle/cli-approve-gencert: approved with the CLI"
+a0=$(audit_last)
+st=$(roadm x5.json -d command=signrequest -d request_id="$xg" -d p12_pass=collect-pass)
+like "$(j x5.json result)" '^[0-9]+$' "/sesam/lifecycle/cli-approve-gencert: signrequest issues the approved request"
+p12_of x5.json x5.p12
+openssl pkcs12 -in x5.p12 -passin pass:collect-pass -nokeys -clcerts -out x5.leaf >/dev/null 2>&1 &&
+	verify x5.leaf
+ok $? "/sesam/lifecycle/cli-approve-gencert: PKCS#12 under the signer's p12_pass"
+like "$(audit_since "$a0")" "sesam signrequest issued principal=ro-admin profile=Approval-Template-2022" \
+	"/sesam/lifecycle/cli-approve-gencert: issuance audited under the administrator who acted"
+a0=$(audit_last)
+st=$(admin r.json -d command=signrequest -d request_id="$xg")
+refused "/sesam/lifecycle/late-signer" 200 "request $xg is ISSUED" r.json "$st"
+like "$(audit_since "$a0")" "sesam signrequest refused principal=admin .*is ISSUED" \
+	"/sesam/lifecycle/late-signer: the losing approver's refusal is audited under its own name"
+is "$(audit_since "$a0" | wc -l)" 1 "/sesam/lifecycle/late-signer: exactly one audit entry"
+a0=$(audit_last)
+st=$(roadm r.json -d command=rejectrequest -d request_id="$xg")
+refused "/sesam/lifecycle/reject-issued" 200 "is ISSUED; only an open" r.json "$st"
+is "$(audit_since "$a0" | grep -c 'sesam rejectrequest refused principal=ro-admin')" 1 \
+	"/sesam/lifecycle/reject-issued: one audit entry under the administrator"
+
+# The CLI follows the same rules as se.SAM: an approved request can still be rejected.
+st=$(client x6.json -d command=gencert -d template=Approval-Template-2022 -d CN=cli-rejected-gen)
+xj=$(j x6.json request_id)
+"$CG" request -c "$C" approve "$xj" --as admin --password-file admin.pw 2>/dev/null
+"$CG" request -c "$C" reject "$xj" --as ro-admin --password-file ro-admin.pw --reason "changed my mind" 2>/dev/null
+ok $? "/sesam/lifecycle/cli-reject-approved: the CLI rejects an APPROVED request, as se.SAM may"
+st=$(roadm r.json -d command=signrequest -d request_id="$xj")
+refused "/sesam/lifecycle/cli-reject-approved" 200 "is REJECTED" r.json "$st"
+
 # ---------------------------------------------------------------- revoke, reactivate, delete
 
 sg2=$(j g2.json result)

@@ -8,6 +8,7 @@ unit_tests = \
 	tests/test-be-encode \
 	tests/test-be-store \
 	tests/test-be-issue \
+	tests/test-be-request \
 	tests/test-gw-auth \
 	tests/test-gw-config \
 	tests/test-gw-framing \
@@ -26,6 +27,7 @@ tests_test_be_key_LDADD = $(TEST_LDADD)
 tests_test_be_encode_LDADD = $(TEST_LDADD)
 tests_test_be_store_LDADD = $(TEST_LDADD)
 tests_test_be_issue_LDADD = $(TEST_LDADD)
+tests_test_be_request_LDADD = $(TEST_LDADD)
 tests_test_gw_auth_LDADD = $(TEST_LDADD)
 tests_test_gw_config_LDADD = $(TEST_LDADD)
 tests_test_gw_framing_LDADD = $(TEST_LDADD)
