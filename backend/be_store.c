@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -286,7 +287,7 @@ static const char *const filter_sql[F__COUNT] = {
 struct conn {
 	sqlite3 *db;
 	struct be_store *owner;		/* for db_fail's fault record; NULL while opening */
-	uint64_t deadline;		/* busy_wait gives up here (be_mono_ns); 0: no wait */
+	uint64_t deadline;		/* busy_wait gives up here (be_stats_clock); 0: at once */
 	sqlite3_stmt *st[S__COUNT];
 	sqlite3_stmt *list[1u << F__COUNT];
 	sqlite3_stmt *count[1u << F__COUNT];
@@ -1045,6 +1046,19 @@ checkpointer_stop(struct be_store *st)
 
 /* ---------------------------------------------------------------- open / close */
 
+/* The length of the database's WAL file in 4 KiB pages (0 when there is none). */
+static int64_t
+wal_pages(const char *path)
+{
+	char wal[4096];
+	struct stat sb;
+
+	if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", path) >= sizeof(wal) ||
+	    stat(wal, &sb) != 0)
+		return 0;
+	return (int64_t)(sb.st_size / 4096);
+}
+
 /* The directory of path (where SQLite puts the WAL), for statvfs; caller frees. */
 static char *
 dir_of(const char *path)
@@ -1147,7 +1161,9 @@ be_store_open(const char *path, struct be_store **out, struct be_err *e)
 	}
 	/* A WAL left long by a run that stopped on a full disk gives its space back now
 	 * (best effort: a disk still full fails this, and writes answer 503 until it is not). */
-	(void)sqlite3_wal_checkpoint_v2(st->w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	if (wal_pages(path) >= STORE_CHECKPOINT_MIN)
+		(void)sqlite3_wal_checkpoint_v2(st->w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+						NULL);
 	st->w->owner = st;
 	for (i = 0; i < STORE_READERS; i++) {
 		if ((rc = conn_open(path, false, &st->r[i], e)) != BE_OK)

@@ -415,7 +415,8 @@ config_load(const char *path, struct gw_config *running, struct gw_config **out,
 		cfg->be->store = running->be->store;
 		cfg->store_borrowed = true;
 	}
-	be_store_set_wait(cfg->be->store, cfg->store_wait * 1000u);
+	if (!share)	/* limits apply at start (certgate(8) SIGHUP) */
+		be_store_set_wait(cfg->be->store, cfg->store_wait * 1000u);
 	if ((rc = be_keypool_new(json_object_get(cfg->root, "keypool"), cfg->be,
 				 &cfg->be->keypool, e)) != BE_OK ||
 	    (rc = adapters_init(cfg, e)) != BE_OK)

@@ -50,7 +50,10 @@ e2e_tests = \
 	tests/e2e-iot.sh \
 	tests/e2e-nginx.sh \
 	tests/e2e-ops.sh \
+	tests/e2e-faults.sh \
 	tests/man-keys.sh \
 	tests/style-banned.sh
 TESTS += $(e2e_tests)
 EXTRA_DIST += tests/tap.h tests/testlib.h tests/lib.sh $(e2e_tests) tests/seeds
+# An LD_PRELOAD shim that tests/e2e-faults.sh builds itself.
+EXTRA_DIST += tests/shim-getrandom.c
