@@ -366,8 +366,8 @@ is "$STOPPED" 0 "/faults/busy: the daemon stops"
 cc -shared -fPIC -o shim-getrandom.so "$SRC/tests/shim-getrandom.c" -ldl 2>shim.err ||
 	bail "cannot build the getrandom shim: $(cat shim.err)"
 mkdir -p crypto-state
-# A pool that keeps generating RSA keys while the failure comes.
-demo crypto "$LIB_TMP/crypto-state" '{"keypool": {"rsa2048": 200, "threads": 1}}'
+# A pool that keeps generating RSA keys (for minutes) while the failure comes.
+demo crypto "$LIB_TMP/crypto-state" '{"keypool": {"rsa2048": 4096, "threads": 1}}'
 use crypto
 start env LD_PRELOAD="$LIB_TMP/shim-getrandom.so" SHIM_GETRANDOM_TRIGGER="$LIB_TMP/trigger" \
 	SHIM_GETRANDOM_RESEED=1 SHIM_GETRANDOM_LOG="$LIB_TMP/getrandom.log" "$CG"

@@ -1690,6 +1690,7 @@ gc_crash_child(const char *db, const char *ack, unsigned round)
 static void
 test_group_commit_crash(void)
 {
+	struct be_store *st = NULL;
 	char db[512], ack[512], name[40];
 	uint64_t *acks = NULL;
 	size_t nacks = 0;
@@ -1722,6 +1723,11 @@ test_group_commit_crash(void)
 		tap_ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 		       "/store/group-commit/crash/round-%u/child-killed-after-%ld-ms", round,
 		       delay_ms);
+		/* On a loaded machine the child may die before its first migration committed:
+		 * open (and migrate) as a restart would before counting. */
+		if (be_store_open(db, &st, NULL) == 0)
+			be_store_close(st);
+		st = NULL;
 		acks = acks_read(ack, &nacks);
 		rows = raw_int(db, "SELECT count(*) FROM certificates");
 		tap_ok((int64_t)nacks <= rows && acks_missing(db, acks, nacks) == 0,
