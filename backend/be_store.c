@@ -1394,6 +1394,14 @@ out:
 	return rc;
 }
 
+const char *
+be_store_fault(struct be_store *st)
+{
+	int kind = st != NULL ? atomic_load(&st->fault) : 0;
+
+	return kind != 0 ? fault_reason(kind) : NULL;
+}
+
 bool
 be_store_writable(struct be_store *st)
 {

@@ -101,6 +101,9 @@ bool be_store_writable(struct be_store *st);
  * BE_E_UNAVAILABLE with a sentence naming the reason (disk full, I/O error, database busy).
  * After a full disk it first asks for the WAL to be truncated. */
 int be_store_health(struct be_store *st, struct be_err *e);
+/* The fault that failed the last write ("disk full", "I/O error"), NULL when there is none
+ * (a write committed since, or none failed).  A static string.  Thread-safe. */
+const char *be_store_fault(struct be_store *st);
 
 /* How long (ms, 1 .. 3600000; default 5000) a request may wait for the store in all: the
  * in-process write queue and another process's lock together.  Past it the write fails with

@@ -283,6 +283,9 @@ else
 	healthz
 	refused /faults/disk-full/healthz "disk full"
 	is "$(certs)" "$before" "/faults/disk-full: nothing was stored"
+	curl -s -m 10 "$HTTP/metrics" >metrics.txt
+	grep -qx 'certgate_store_fault{reason="disk full"} 1' metrics.txt
+	ok $? "/faults/disk-full/metrics: certgate_store_fault names the disk"
 
 	# The space returns: issuance resumes, no restart.
 	rm -f "$MNT"/filler.*
@@ -290,6 +293,9 @@ else
 	is "$ST $(cat r.body)" "200 ok" "/faults/space-back/healthz: ok again"
 	est
 	served /faults/space-back/est
+	curl -s -m 10 "$HTTP/metrics" >metrics.txt
+	! grep -q '^certgate_store_fault{' metrics.txt
+	ok $? "/faults/space-back/metrics: no store fault"
 	sesam
 	served /faults/space-back/sesam
 	iot
@@ -397,6 +403,8 @@ refused /faults/crypto/tsb "crypto failure"
 curl -s -m 10 "$HTTP/metrics" >metrics.txt
 like "$(grep '^certgate_keypool_depth{type="rsa2048"}' metrics.txt)" ' 0$' \
 	"/faults/crypto/keypool: the pool is stopped and its keys wiped"
+grep -qx 'certgate_crypto_failed 1' metrics.txt
+ok $? "/faults/crypto/metrics: certgate_crypto_failed 1"
 stop_daemon 20
 [ "$STOPPED" != hung ]
 ok $? "/faults/crypto/sigterm: SIGTERM stops the daemon (exit $STOPPED)"
