@@ -24,6 +24,7 @@
 #include "be_asn1.h"
 #include "be_csr.h"
 #include "be_goodkey.h"
+#include "be_key.h"
 
 #define CSR_TEXT_MAX (4 * BE_CSR_MAX_DER)	/* PEM or base64 of the largest request */
 #define PUBKEY_MAX_DER 8192
@@ -595,6 +596,9 @@ csr_signature(struct be_csr *csr, unsigned flags, struct be_err *e)
 				name != NULL ? name : "the algorithm");
 		goto out;
 	}
+	/* A library in its error state verifies nothing: that is not the client's fault. */
+	if (r < 0 && (rc = be_crypto_check(e)) != BE_OK)
+		goto out;
 	if (r < 0) {
 		rc = be_err_set(e, BE_E_MALFORMED,
 				"CSR signature: does not verify with the request's public key "

@@ -549,6 +549,11 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 				p->name);
 		goto out;
 	}
+	/* Nothing is signed by a crypto library in its error state; its key pool stops. */
+	if ((rc = be_crypto_check(e)) != BE_OK) {
+		be_keypool_halt(ctx->keypool);
+		goto out;
+	}
 	if ((rc = be_issuer_of(p, req->issuer, &ca, e)) != BE_OK)
 		goto out;
 
@@ -689,6 +694,13 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 			break;
 		be_err_clear(e);
 	}
+	if (rc == BE_E_CONFLICT) {
+		/* Three 64-bit random serials taken in a row: the random generator is not
+		 * random.  Nothing was stored; try later (503), as for a crypto failure. */
+		rc = be_err_set(e, BE_E_UNAVAILABLE, "no unused serial number after %d random "
+				"draws; nothing was issued", attempt);
+		goto out;
+	}
 	if (rc != BE_OK)
 		goto out;
 	res->cert_id = rec.id;
@@ -739,6 +751,12 @@ be_issue(struct be_ctx *ctx, const struct be_request *req, struct be_result *res
 	be_stats_issue_observe(t0);
 	rc = BE_OK;
 out:
+	if (rc == BE_E_CRYPTO && be_crypto_check(NULL) != BE_OK) {
+		/* A random draw failed on the way (a serial, a password): the library is gone. */
+		be_err_clear(e);
+		rc = be_crypto_check(e);
+		be_keypool_halt(ctx->keypool);
+	}
 	if (rc != BE_OK) {
 		if (ctx->store != NULL && e->code != BE_E_CONFLICT) {
 			audit_fill(&a, req, e->code == BE_E_POLICY || e->code == BE_E_FORBIDDEN ||

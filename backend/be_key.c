@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,40 @@
  * generation takes long enough to tie up a worker. */
 #define GEN_RSA_BITS_MIN 2048
 #define GEN_RSA_BITS_MAX 8192
+
+/* 0, or GNUTLS_E_LIB_IN_ERROR_STATE once seen: the library does not come back. */
+static atomic_int crypto_fault;
+
+int
+be_crypto_check(struct be_err *e)
+{
+	unsigned char b = 0;
+	int r = atomic_load(&crypto_fault);
+
+	if (r != 0)
+		goto failed;
+	/* This thread's generator: GnuTLS seeds one per thread at its first draw. */
+	r = gnutls_rnd(GNUTLS_RND_NONCE, &b, sizeof(b));
+	if (r >= 0)
+		return BE_OK;
+	if (r != GNUTLS_E_LIB_IN_ERROR_STATE) {
+		/* The system's entropy source failed this seeding: the library stays usable
+		 * and seeds again at the next draw; only this request is refused. */
+		return be_err_set(e, BE_E_UNAVAILABLE, "crypto failure: the random generator "
+				  "could not be seeded (%s)", gnutls_strerror(r));
+	}
+	atomic_store(&crypto_fault, r);
+failed:
+	return be_err_set(e, BE_E_UNAVAILABLE, "crypto failure: the crypto library is in its "
+			  "error state (%s) and refuses all work until certgate is restarted",
+			  gnutls_strerror(r));
+}
+
+bool
+be_crypto_failed(void)
+{
+	return atomic_load(&crypto_fault) != 0;
+}
 
 int
 be_key_generate(const struct be_keyspec *spec, gnutls_x509_privkey_t *out, struct be_err *e)
@@ -60,12 +95,19 @@ be_key_generate(const struct be_keyspec *spec, gnutls_x509_privkey_t *out, struc
 		goto out;
 	}
 
+	/* In its error state the library would search for primes forever. */
+	if ((rc = be_crypto_check(e)) != BE_OK)
+		goto out;
 	r = gnutls_x509_privkey_init(&key);
 	if (r < 0) {
 		rc = be_err_set(e, BE_E_NOMEM, "key generation: %s", gnutls_strerror(r));
 		goto out;
 	}
 	r = gnutls_x509_privkey_generate2(key, pk, bits, 0, NULL, 0);
+	/* A draw that failed during the generation leaves a key made of bytes that were not
+	 * random: never hand it out. */
+	if ((rc = be_crypto_check(e)) != BE_OK)
+		goto out;
 	if (r < 0) {
 		rc = be_err_set(e, BE_E_CRYPTO, "generating a %s key failed: %s",
 				be_keyspec_name(spec, name, sizeof(name)), gnutls_strerror(r));
@@ -220,7 +262,7 @@ be_random_password(char *buf, size_t bufsize, size_t len)
 	}
 	while (i < len) {
 		if (gnutls_rnd(GNUTLS_RND_KEY, rnd, sizeof(rnd)) < 0) {
-			rc = BE_E_CRYPTO;
+			rc = be_crypto_check(NULL) != BE_OK ? BE_E_UNAVAILABLE : BE_E_CRYPTO;
 			goto out;
 		}
 		for (j = 0; j < sizeof(rnd) && i < len; j++) {

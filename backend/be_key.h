@@ -12,10 +12,25 @@ enum be_key_syntax {
 	BE_KEY_PKCS1,		/* RSAPrivateKey (RFC 8017) or ECPrivateKey (RFC 5915) */
 };
 
+/* The crypto library's health.  Once GnuTLS fails to draw random numbers (its system entropy
+ * source failed) it stays in its error state for the life of the process: every random draw,
+ * signature and TLS handshake fails, and a key generation under way never ends (its prime
+ * search gets the same "random" bytes forever).  certgate cannot repair that; it refuses
+ * what needs the library with BE_E_UNAVAILABLE (503) until it is restarted.
+ *
+ * be_crypto_check: 0 when the library draws random numbers (one byte, from this thread's
+ * generator), else BE_E_UNAVAILABLE with a sentence naming the failure.  A library in its
+ * error state is recorded for good (be_crypto_failed); a thread's generator that could not
+ * be seeded is not (GnuTLS seeds it again at its next draw).  Thread-safe. */
+int be_crypto_check(struct be_err *e);
+/* True once a failure was recorded (an atomic read, no probe).  Thread-safe. */
+bool be_crypto_failed(void);
+
 /* Generates a key pair of the given spec with the CSPRNG.  *out is a new key the caller
  * frees with gnutls_x509_privkey_deinit() (GnuTLS wipes it).  BE_E_POLICY for a spec
  * certgate does not generate (RSA outside 2048..8192 bits or not a multiple of 8, an EC
- * size other than 256/384/521), BE_E_CRYPTO on library failure.  RSA keys have e = 65537. */
+ * size other than 256/384/521), BE_E_CRYPTO on library failure, BE_E_UNAVAILABLE when the crypto library is in its error
+ * state (be_crypto_check; checked before and after).  RSA keys have e = 65537. */
 int be_key_generate(const struct be_keyspec *spec, gnutls_x509_privkey_t *out,
 		    struct be_err *e);
 

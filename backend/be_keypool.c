@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #endif
 
@@ -36,6 +37,10 @@
 /* After a failed generation (which should not happen) a worker waits this long before
  * trying again, so that a broken library does not spin a core. */
 #define RETRY_MS 1000
+
+/* How long be_keypool_free waits for a thread once the crypto library has failed: a
+ * generation under way then never ends (be_key.h), and its thread is left behind. */
+#define ABANDON_MS 2000
 
 struct slot {
 	struct be_keyspec spec;
@@ -56,9 +61,16 @@ struct be_keypool {
 	unsigned n_threads;
 	pthread_t *threads;
 	unsigned n_started;
+	unsigned running;		/* threads that have not returned */
 	bool started;
 	bool stop;
+	struct be_keypool *next_abandoned;
 };
+
+/* Pools whose threads could not be joined (be_keypool_free), kept reachable: a thread
+ * stuck in a failed crypto library still points at its pool until the process ends. */
+static struct be_keypool *abandoned;
+static pthread_mutex_t abandoned_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---------------------------------------------------------------- configuration */
 
@@ -212,6 +224,10 @@ out:
 static void
 lower_priority(void)
 {
+#ifdef __linux__
+	/* Seen by ps -L and top -H (and by the tests' getrandom shim). */
+	(void)prctl(PR_SET_NAME, "cg-keypool", 0, 0, 0);
+#endif
 #ifdef SCHED_IDLE
 	struct sched_param sp;
 
@@ -263,6 +279,8 @@ deadline_in(struct timespec *ts, unsigned ms)
 	}
 }
 
+static void halt_locked(struct be_keypool *kp);
+
 static void *
 worker(void *arg)
 {
@@ -286,6 +304,8 @@ worker(void *arg)
 
 		pthread_mutex_lock(&kp->mu);
 		s->busy--;
+		if (rc != BE_OK && be_crypto_failed())
+			halt_locked(kp);	/* nothing more can be generated */
 		if (rc == BE_OK && !kp->stop && s->n < s->target) {
 			s->keys[s->n++] = key;
 			key = NULL;
@@ -306,6 +326,8 @@ worker(void *arg)
 				;
 		}
 	}
+	kp->running--;
+	pthread_cond_broadcast(&kp->filled);	/* be_keypool_free waits for it */
 	pthread_mutex_unlock(&kp->mu);
 	return NULL;
 }
@@ -327,14 +349,76 @@ be_keypool_start(struct be_keypool *kp)
 	pthread_mutex_unlock(&kp->mu);
 
 	for (i = 0; i < kp->n_threads; i++) {
-		if (pthread_create(&kp->threads[kp->n_started], NULL, worker, kp) != 0)
+		pthread_mutex_lock(&kp->mu);
+		kp->running++;
+		pthread_mutex_unlock(&kp->mu);
+		if (pthread_create(&kp->threads[kp->n_started], NULL, worker, kp) != 0) {
+			pthread_mutex_lock(&kp->mu);
+			kp->running--;
+			pthread_mutex_unlock(&kp->mu);
 			break;
+		}
 		kp->n_started++;
 	}
 	if (kp->n_started == 0)
 		rc = BE_E_UNAVAILABLE;
 out:
 	return rc;
+}
+
+/* Stops the pool for good and wipes its ready keys; kp->mu held. */
+static void
+halt_locked(struct be_keypool *kp)
+{
+	size_t i, j;
+
+	kp->stop = true;
+	pthread_cond_broadcast(&kp->work);
+	for (i = 0; i < kp->n_slots; i++) {
+		struct slot *s = &kp->slots[i];
+
+		for (j = 0; j < s->n; j++) {
+			gnutls_x509_privkey_deinit(s->keys[j]);
+			s->keys[j] = NULL;
+		}
+		s->n = 0;
+		publish(s);
+	}
+}
+
+void
+be_keypool_halt(struct be_keypool *kp)
+{
+	if (kp == NULL || !kp->locks)
+		return;
+	pthread_mutex_lock(&kp->mu);
+	if (!kp->stop)
+		halt_locked(kp);
+	pthread_mutex_unlock(&kp->mu);
+}
+
+/* Waits for every thread to return; after a crypto failure ABANDON_MS at most.  True when
+ * all returned (they may be joined). */
+static bool
+threads_returned(struct be_keypool *kp)
+{
+	struct timespec until;
+	bool done;
+
+	deadline_in(&until, ABANDON_MS);
+	pthread_mutex_lock(&kp->mu);
+	while (kp->running > 0) {
+		if (!be_crypto_failed()) {
+			/* A generation under way finishes (and is checked) in its time. */
+			pthread_cond_wait(&kp->filled, &kp->mu);
+			deadline_in(&until, ABANDON_MS);
+		} else if (pthread_cond_timedwait(&kp->filled, &kp->mu, &until) == ETIMEDOUT) {
+			break;
+		}
+	}
+	done = kp->running == 0;
+	pthread_mutex_unlock(&kp->mu);
+	return done;
 }
 
 void
@@ -350,6 +434,18 @@ be_keypool_free(struct be_keypool *kp)
 		kp->stop = true;
 		pthread_cond_broadcast(&kp->work);
 		pthread_mutex_unlock(&kp->mu);
+		if (!threads_returned(kp)) {
+			/* A thread is stuck in the failed library: let it go, keep what it
+			 * points at, wipe the keys. */
+			be_keypool_halt(kp);
+			for (t = 0; t < kp->n_started; t++)
+				pthread_detach(kp->threads[t]);
+			pthread_mutex_lock(&abandoned_mu);
+			kp->next_abandoned = abandoned;
+			abandoned = kp;
+			pthread_mutex_unlock(&abandoned_mu);
+			return;
+		}
 	}
 	for (t = 0; t < kp->n_started; t++)
 		pthread_join(kp->threads[t], NULL);

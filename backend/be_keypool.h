@@ -46,8 +46,16 @@ int be_keypool_new(const json_t *conf, const struct be_ctx *ctx, struct be_keypo
 int be_keypool_start(struct be_keypool *kp);
 
 /* Stops the threads (waiting for a key being generated to be finished), joins them and
- * wipes every pooled key.  kp may be NULL. */
+ * wipes every pooled key.  Once the crypto library has failed (be_crypto_failed) it waits
+ * 2 s at most: a thread stuck in a generation that cannot end is detached and its pool left
+ * allocated (wiped), so that the daemon still stops.  kp may be NULL. */
 void be_keypool_free(struct be_keypool *kp);
+
+/* Stops the pool for good after a crypto failure: no more generation, the ready keys wiped
+ * (be_keypool_take finds none).  The threads return when their generation does; freeing
+ * stays be_keypool_free's.  The pool halts itself when a generation fails that way; be_issue
+ * and the health check call this too.  kp may be NULL.  Thread-safe. */
+void be_keypool_halt(struct be_keypool *kp);
 
 /* Hands out a ready key of spec: *out is the caller's (free with
  * gnutls_x509_privkey_deinit, which wipes it) and never given to anyone else.  Returns 0,

@@ -671,6 +671,14 @@ db_fail(struct be_keystore *ks, int r, const char *doing, struct be_err *e)
 				  doing);
 	if (base == SQLITE_NOMEM)
 		return be_err_set(e, BE_E_NOMEM, "out of memory");
+	/* As the certificate store (be_store.c db_fail): try again later, nothing was kept. */
+	if (base == SQLITE_FULL || (base == SQLITE_IOERR && ks->db != NULL &&
+				    sqlite3_system_errno(ks->db) == ENOSPC))
+		return be_err_set(e, BE_E_UNAVAILABLE, "the key store could not %s: disk full",
+				  doing);
+	if (base == SQLITE_IOERR)
+		return be_err_set(e, BE_E_UNAVAILABLE, "the key store could not %s: I/O error "
+				  "(%s)", doing, ks->db != NULL ? sqlite3_errmsg(ks->db) : "");
 	return be_err_set(e, BE_E_STORE, "the key store could not %s: %s", doing,
 			  ks->db != NULL ? sqlite3_errmsg(ks->db) : sqlite3_errstr(r));
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "be_issue.h"
+#include "be_keypool.h"
 #include "be_stats.h"
 
 const double be_stats_issue_bounds[BE_STATS_ISSUE_BUCKETS] = {
@@ -217,10 +218,17 @@ be_health_check(struct be_ctx *ctx, struct be_err *e)
 	size_t i;
 	int rc;
 
-	if (ctx == NULL || ctx->store == NULL || !be_store_writable(ctx->store)) {
-		rc = be_err_set(e, BE_E_UNAVAILABLE, "store not writable");
+	if ((rc = be_crypto_check(e)) != BE_OK) {
+		if (ctx != NULL)
+			be_keypool_halt(ctx->keypool);
 		goto out;
 	}
+	if (ctx == NULL || ctx->store == NULL) {
+		rc = be_err_set(e, BE_E_UNAVAILABLE, "no store");
+		goto out;
+	}
+	if ((rc = be_store_health(ctx->store, e)) != BE_OK)
+		goto out;
 	for (i = 0; i < ctx->n_cas; i++)
 		if ((rc = ca_signs(ctx->cas[i], e)) != BE_OK)
 			goto out;

@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,7 +33,9 @@
 #include "be_stats.h"
 #include "be_store.h"
 
-#define STORE_BUSY_MS		5000	/* how long a writer waits for another process's lock */
+/* How long a request may wait for the store in all (the in-process write queue and another
+ * process's lock together) before it is refused with BE_E_UNAVAILABLE; be_store_set_wait. */
+#define STORE_WAIT_MS		5000
 #define STORE_READERS		4
 /* WAL frames (4 KiB pages) that wake the checkpointer: ten times SQLite's own threshold.
  * Issuances rewrite the same few pages (the ends of the tables and of the ascending serial
@@ -39,6 +43,15 @@
  * longer WAL copies far fewer pages per certificate: 1000 -> 10000 took EST simpleenroll
  * at 64 connections from about 3650 to 4050 per s (the WAL file grows to about 40 MiB). */
 #define STORE_CHECKPOINT_PAGES	10000
+/* Below this the WAL is never checkpointed early: a few pages per commit. */
+#define STORE_CHECKPOINT_MIN	64
+/* The WAL may grow to at most this fraction (1/n) of the space it and the free space of its
+ * file system have together; past that the checkpointer copies it back and truncates it.
+ * Free space is looked up (statvfs) at most every STORE_SPACE_FRAMES new WAL frames. */
+#define STORE_WAL_SHARE		4
+#define STORE_SPACE_FRAMES	32
+/* Below this much free space /healthz checks with a real write (be_store_health). */
+#define STORE_HEALTH_FREE	(1024 * 1024)
 #define STORE_LIST_DEFAULT	100
 #define STORE_LIST_MAX		1000
 #define CRL_REASON_HOLD		6	/* RFC 5280 5.3.1 certificateHold */
@@ -296,6 +309,8 @@ static const char *const filter_sql[F__COUNT] = {
 
 struct conn {
 	sqlite3 *db;
+	struct be_store *owner;		/* for db_fail's fault record; NULL while opening */
+	uint64_t deadline;		/* busy_wait gives up here (be_stats_clock); 0: at once */
 	sqlite3_stmt *st[S__COUNT];
 	sqlite3_stmt *list[1u << F__COUNT];
 	sqlite3_stmt *count[1u << F__COUNT];
@@ -323,9 +338,21 @@ struct be_store {
 	int ck_frames;			/* WAL frames at the last commit */
 	_Atomic int ck_pages;		/* STORE_CHECKPOINT_PAGES, or a test's */
 	bool ck_stop;
+	bool ck_truncate;		/* guarded by ck_mu: truncate the WAL (space is short) */
 	bool ck_running;		/* thread started */
 	bool ck_locks;
+	/* Space: the WAL file's directory, the frames at the last statvfs and what it said. */
+	char *dir;
+	_Atomic int sp_frames;
+	_Atomic int sp_limit;		/* frames the WAL may hold now */
+	_Atomic int wait_ms;		/* STORE_WAIT_MS, or be_store_set_wait's */
+	/* The last fault that failed a write (SQLITE_FULL, SQLITE_IOERR), 0 once a write
+	 * commits again: be_store_health reports it. */
+	_Atomic int fault;
 };
+
+/* The request deadline of this thread (be_store_deadline_begin), 0 when none is set. */
+static _Thread_local uint64_t req_deadline;
 
 /* ---------------------------------------------------------------- names */
 
@@ -533,18 +560,69 @@ out:
 
 /* ---------------------------------------------------------------- SQLite plumbing */
 
-/* Translates a SQLite failure on c into a BE_E_* code and a sentence. */
+/* Asks the checkpointer to copy the WAL back and truncate it. */
+static void
+checkpoint_truncate(struct be_store *st)
+{
+	pthread_mutex_lock(&st->ck_mu);
+	st->ck_truncate = true;
+	pthread_cond_signal(&st->ck_cv);
+	pthread_mutex_unlock(&st->ck_mu);
+}
+
+/* Records a fault that fails writes until one commits again; a full disk also wakes the
+ * checkpointer to give the WAL's space back. */
+static void
+store_fault(struct conn *c, int kind)
+{
+	struct be_store *st = c != NULL ? c->owner : NULL;
+
+	if (st == NULL)
+		return;
+	atomic_store(&st->fault, kind);
+	if (kind == SQLITE_FULL && st->ck_running)
+		checkpoint_truncate(st);
+}
+
+/* Why a fault stops writes, in words for a client and /healthz. */
+static const char *
+fault_reason(int kind)
+{
+	switch (kind) {
+	case SQLITE_FULL:	return "disk full";
+	case SQLITE_IOERR:	return "I/O error";
+	case SQLITE_BUSY:	return "database busy";
+	default:		return "store failure";
+	}
+}
+
+/*
+ * Translates a SQLite failure on c into a BE_E_* code and a sentence.  A full disk, an I/O
+ * error and a lock held past the request's deadline are BE_E_UNAVAILABLE (503 with
+ * Retry-After on every front end): the request may succeed later, nothing was stored.
+ */
 static int
 db_fail(struct conn *c, int r, const char *doing, struct be_err *e)
 {
 	const char *msg = c != NULL && c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(r);
-	int code = BE_E_STORE;
+	int code = BE_E_STORE, kind = 0;
 
 	be_stats_store_error();
 	switch (r & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
-		code = BE_E_UNAVAILABLE;
+		kind = SQLITE_BUSY;
+		break;
+	case SQLITE_FULL:
+		kind = SQLITE_FULL;
+		break;
+	case SQLITE_IOERR:
+		if (r == SQLITE_IOERR_NOMEM)
+			code = BE_E_NOMEM;
+		else if (c != NULL && c->db != NULL && sqlite3_system_errno(c->db) == ENOSPC)
+			kind = SQLITE_FULL;
+		else
+			kind = SQLITE_IOERR;
 		break;
 	case SQLITE_NOMEM:
 		code = BE_E_NOMEM;
@@ -552,7 +630,45 @@ db_fail(struct conn *c, int r, const char *doing, struct be_err *e)
 	default:
 		break;
 	}
-	return be_err_set(e, code, "the store could not %s: %s", doing, msg);
+	if (kind == 0)
+		return be_err_set(e, code, "the store could not %s: %s", doing, msg);
+	if (kind != SQLITE_BUSY)
+		store_fault(c, kind);
+	return be_err_set(e, BE_E_UNAVAILABLE, "the store could not %s: %s (%s)", doing,
+			  fault_reason(kind), msg);
+}
+
+/* SQLite's busy handler on every connection: waits for another process's lock until the
+ * connection's deadline (its holder's request deadline), then gives up (SQLITE_BUSY). */
+static int
+busy_wait(void *arg, int count)
+{
+	static const unsigned delay_ms[] = { 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 };
+	struct conn *c = arg;
+	uint64_t now = be_stats_clock(), left, ms;
+	struct timespec ts;
+
+	if (c->deadline == 0 || now >= c->deadline)
+		return 0;
+	left = (c->deadline - now) / 1000000u + 1;
+	ms = count >= 0 && (size_t)count < sizeof(delay_ms) / sizeof(delay_ms[0])
+		? delay_ms[count] : 100;
+	if (ms > left)
+		ms = left;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* The moment this thread's store operation stops waiting: the request's deadline when one
+ * is set (be_store_deadline_begin), else the store's wait from now. */
+static uint64_t
+op_deadline(struct be_store *st)
+{
+	if (req_deadline != 0)
+		return req_deadline;
+	return be_stats_clock() + (uint64_t)atomic_load(&st->wait_ms) * 1000000u;
 }
 
 static int
@@ -734,7 +850,9 @@ conn_open(const char *path, bool writer, struct conn **out, struct be_err *e)
 		goto out;
 	}
 	sqlite3_extended_result_codes(c->db, 1);
-	sqlite3_busy_timeout(c->db, STORE_BUSY_MS);
+	/* Until its owner sets a deadline, the connection waits the default (opening). */
+	c->deadline = be_stats_clock() + (uint64_t)STORE_WAIT_MS * 1000000u;
+	sqlite3_busy_handler(c->db, busy_wait, c);
 	sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
 	sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
 	/* secure_delete: freed space (a wiped key blob) is overwritten with zeros. */
@@ -821,19 +939,50 @@ out:
 
 /* ---------------------------------------------------------------- checkpointer */
 
+/* Looks up the free space of the store's file system: the WAL (frames long now) may hold a
+ * STORE_WAL_SHARE'th of what it and the free space have together. */
+static void
+space_check(struct be_store *st, int frames)
+{
+	struct statvfs sv;
+	uint64_t avail, limit;
+
+	atomic_store(&st->sp_frames, frames);
+	if (st->dir == NULL || statvfs(st->dir, &sv) != 0)
+		return;
+	avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize / 4096u;
+	limit = (avail + (uint64_t)frames) / STORE_WAL_SHARE;
+	if (limit < STORE_CHECKPOINT_MIN)
+		limit = STORE_CHECKPOINT_MIN;
+	atomic_store(&st->sp_limit, limit > INT32_MAX ? INT32_MAX : (int)limit);
+}
+
 /* SQLite calls this on the writer after each commit with the WAL's length in frames; it
  * takes the place of SQLite's own auto-checkpoint, which would run inside the commit and
- * make the batch wait for a second fsync. */
+ * make the batch wait for a second fsync.  The WAL is checkpointed at ck_pages frames, or
+ * earlier (and truncated) when the disk has less room than STORE_WAL_SHARE times that. */
 static int
 wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct be_store *st = arg;
+	int limit = atomic_load(&st->ck_pages), sp, low = 0;
 
 	(void)db;
 	(void)name;
-	if (frames >= st->ck_pages) {
+	if (frames >= STORE_CHECKPOINT_MIN) {
+		sp = atomic_load(&st->sp_frames);
+		if (frames < sp || frames - sp >= STORE_SPACE_FRAMES)
+			space_check(st, frames);
+		if ((sp = atomic_load(&st->sp_limit)) < limit) {
+			limit = sp;
+			low = 1;
+		}
+	}
+	if (frames >= limit) {
 		pthread_mutex_lock(&st->ck_mu);
 		st->ck_frames = frames;
+		if (low)
+			st->ck_truncate = true;
 		pthread_cond_signal(&st->ck_cv);
 		pthread_mutex_unlock(&st->ck_mu);
 	}
@@ -846,26 +995,36 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
  * over.  Under a steady stream of commits the copy rarely catches up with the end of the
  * WAL at the moment a write begins, so when the WAL has grown past twice the threshold the
  * rest (by then a few pages and the database file's fsync) is copied under the write lock.
+ * When space is short (wal_hook) or a write found the disk full (db_fail), the WAL is copied
+ * and then truncated to nothing under the write lock (TRUNCATE), so that its space returns
+ * to the file system; when that fails (the database file cannot grow either), the next
+ * fault or /healthz asks again.
  */
 static void *
 checkpointer(void *arg)
 {
 	struct be_store *st = arg;
 	int log = 0, done = 0;
+	bool trunc;
 
 	pthread_mutex_lock(&st->ck_mu);
 	for (;;) {
-		while (!st->ck_stop && st->ck_frames < st->ck_pages)
+		while (!st->ck_stop && !st->ck_truncate && st->ck_frames < st->ck_pages)
 			pthread_cond_wait(&st->ck_cv, &st->ck_mu);
 		if (st->ck_stop)
 			break;
 		st->ck_frames = 0;
+		trunc = st->ck_truncate;
+		st->ck_truncate = false;
 		pthread_mutex_unlock(&st->ck_mu);
 		if (sqlite3_wal_checkpoint_v2(st->ck->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
-					      &done) == SQLITE_OK && log > 2 * st->ck_pages) {
+					      &done) == SQLITE_OK && (trunc ||
+					      log > 2 * st->ck_pages)) {
 			pthread_mutex_lock(&st->wmu);
-			(void)sqlite3_wal_checkpoint_v2(st->ck->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-							NULL, NULL);
+			st->ck->deadline = op_deadline(st);
+			(void)sqlite3_wal_checkpoint_v2(st->ck->db, NULL, trunc ?
+							SQLITE_CHECKPOINT_TRUNCATE :
+							SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 			pthread_mutex_unlock(&st->wmu);
 		}
 		pthread_mutex_lock(&st->ck_mu);
@@ -881,6 +1040,7 @@ checkpointer_start(struct be_store *st, const char *path, struct be_err *e)
 
 	if ((rc = conn_open(path, true, &st->ck, e)) != BE_OK)
 		goto out;
+	st->ck->owner = st;
 	if (pthread_create(&st->ck_thread, NULL, checkpointer, st) != 0) {
 		rc = be_err_set(e, BE_E_NOMEM, "the store could not start its checkpointer");
 		goto out;
@@ -908,6 +1068,32 @@ checkpointer_stop(struct be_store *st)
 }
 
 /* ---------------------------------------------------------------- open / close */
+
+/* The length of the database's WAL file in 4 KiB pages (0 when there is none). */
+static int64_t
+wal_pages(const char *path)
+{
+	char wal[4096];
+	struct stat sb;
+
+	if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", path) >= sizeof(wal) ||
+	    stat(wal, &sb) != 0)
+		return 0;
+	return (int64_t)(sb.st_size / 4096);
+}
+
+/* The directory of path (where SQLite puts the WAL), for statvfs; caller frees. */
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
 
 int
 be_store_open(const char *path, struct be_store **out, struct be_err *e)
@@ -960,6 +1146,12 @@ be_store_open(const char *path, struct be_store **out, struct be_err *e)
 	}
 	st->ck_locks = true;
 	st->gq_tail = &st->gq_head;
+	st->wait_ms = STORE_WAIT_MS;
+	st->sp_limit = INT32_MAX;
+	if ((st->dir = dir_of(path)) == NULL) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
 	if ((rc = file_precreate(path, e)) != BE_OK)
 		goto out;
 	if ((rc = conn_open(path, true, &st->w, e)) != BE_OK)
@@ -990,9 +1182,16 @@ be_store_open(const char *path, struct be_store **out, struct be_err *e)
 		rc = be_err_set(e, BE_E_STORE, "SQLite was built without foreign key support");
 		goto out;
 	}
+	/* A WAL left long by a run that stopped on a full disk gives its space back now
+	 * (best effort: a disk still full fails this, and writes answer 503 until it is not). */
+	if (wal_pages(path) >= STORE_CHECKPOINT_MIN)
+		(void)sqlite3_wal_checkpoint_v2(st->w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+						NULL);
+	st->w->owner = st;
 	for (i = 0; i < STORE_READERS; i++) {
 		if ((rc = conn_open(path, false, &st->r[i], e)) != BE_OK)
 			goto out;
+		st->r[i]->owner = st;
 		st->rfree[st->nfree++] = st->r[i];
 	}
 	if ((rc = checkpointer_start(st, path, e)) != BE_OK)
@@ -1012,6 +1211,27 @@ be_store_set_checkpoint_pages(struct be_store *st, int pages)
 }
 
 void
+be_store_set_wait(struct be_store *st, unsigned ms)
+{
+	if (st != NULL && ms > 0 && ms <= 3600u * 1000u)
+		atomic_store(&st->wait_ms, (int)ms);
+}
+
+void
+be_store_deadline_begin(struct be_store *st)
+{
+	req_deadline = 0;
+	if (st != NULL)
+		req_deadline = op_deadline(st);
+}
+
+void
+be_store_deadline_end(void)
+{
+	req_deadline = 0;
+}
+
+void
 be_store_close(struct be_store *st)
 {
 	size_t i;
@@ -1019,6 +1239,7 @@ be_store_close(struct be_store *st)
 	if (st == NULL)
 		return;
 	checkpointer_stop(st);
+	free(st->dir);
 	for (i = 0; i < STORE_READERS; i++)
 		conn_close(st->r[i]);
 	conn_close(st->w);
@@ -1048,6 +1269,7 @@ reader_get(struct be_store *st)
 		pthread_cond_wait(&st->rcv, &st->rmu);
 	c = st->rfree[--st->nfree];
 	pthread_mutex_unlock(&st->rmu);
+	c->deadline = op_deadline(st);
 	return c;
 }
 
@@ -1062,13 +1284,43 @@ reader_put(struct be_store *st, struct conn *c)
 	pthread_mutex_unlock(&st->rmu);
 }
 
-/* Takes the writer and opens BEGIN IMMEDIATE; *out is NULL on failure. */
+/* Takes the in-process write lock, waiting until deadline (be_stats_clock) at most. */
 static int
-wtx_begin(struct be_store *st, struct conn **out, struct be_err *e)
+wmu_lock_until(struct be_store *st, uint64_t deadline, struct be_err *e)
+{
+	struct timespec ts;
+	uint64_t now = be_stats_clock(), left;
+	int r;
+
+	if (pthread_mutex_trylock(&st->wmu) == 0)
+		return BE_OK;
+	left = deadline > now ? deadline - now : 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(left / 1000000000u);
+	ts.tv_nsec += (long)(left % 1000000000u);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if ((r = pthread_mutex_timedlock(&st->wmu, &ts)) == 0)
+		return BE_OK;
+	be_stats_store_error();
+	return be_err_set(e, BE_E_UNAVAILABLE, "the store could not begin a transaction: "
+			  "%s (other writes held it for %d ms)", fault_reason(SQLITE_BUSY),
+			  atomic_load(&st->wait_ms));
+}
+
+/* Takes the writer and opens BEGIN IMMEDIATE, waiting until deadline at most for the
+ * write queue and another process's lock together; *out is NULL on failure. */
+static int
+wtx_begin_until(struct be_store *st, uint64_t deadline, struct conn **out, struct be_err *e)
 {
 	int rc;
 
-	pthread_mutex_lock(&st->wmu);
+	*out = NULL;
+	if ((rc = wmu_lock_until(st, deadline, e)) != BE_OK)
+		return rc;
+	st->w->deadline = deadline;
 	rc = stmt_exec(st->w, S_BEGIN_WRITE, "begin a transaction", e);
 	if (rc != BE_OK) {
 		pthread_mutex_unlock(&st->wmu);
@@ -1079,6 +1331,13 @@ wtx_begin(struct be_store *st, struct conn **out, struct be_err *e)
 	return rc;
 }
 
+/* wtx_begin_until this thread's deadline (op_deadline). */
+static int
+wtx_begin(struct be_store *st, struct conn **out, struct be_err *e)
+{
+	return wtx_begin_until(st, op_deadline(st), out, e);
+}
+
 /* Commits when rc is 0, else rolls back; releases the writer; returns the outcome. */
 static int
 wtx_end(struct be_store *st, struct conn *c, int rc, struct be_err *e)
@@ -1086,6 +1345,8 @@ wtx_end(struct be_store *st, struct conn *c, int rc, struct be_err *e)
 	if (c != NULL) {
 		if (rc == BE_OK)
 			rc = stmt_exec(c, S_COMMIT, "commit", e);
+		if (rc == BE_OK)
+			atomic_store(&st->fault, 0);
 		if (rc != BE_OK && !sqlite3_get_autocommit(c->db))
 			stmt_exec(c, S_ROLLBACK, "roll back", NULL);
 		pthread_mutex_unlock(&st->wmu);
@@ -1099,8 +1360,69 @@ static void
 wal_purge(struct be_store *st)
 {
 	pthread_mutex_lock(&st->wmu);
+	st->w->deadline = op_deadline(st);
 	sqlite3_wal_checkpoint_v2(st->w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	pthread_mutex_unlock(&st->wmu);
+}
+
+/* A write that changes nothing: the schema version set to itself, committed. */
+static int
+probe_write(struct be_store *st, struct be_err *e)
+{
+	struct conn *c = NULL;
+	char sql[64];
+	int64_t v = 0;
+	int rc;
+
+	if ((rc = wtx_begin(st, &c, e)) != BE_OK)
+		goto out;
+	if ((rc = query_one(c, "PRAGMA user_version", &v, NULL, 0, "read its schema version",
+			    e)) != BE_OK)
+		goto out;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %" PRId64, v);
+	rc = exec_sql(c, sql, "write", e);
+out:
+	return wtx_end(st, c, rc, e);
+}
+
+int
+be_store_health(struct be_store *st, struct be_err *e)
+{
+	struct statvfs sv;
+	struct conn *c = NULL;
+	bool low;
+	int rc = BE_OK;
+
+	if (st == NULL) {
+		rc = be_err_set(e, BE_E_UNAVAILABLE, "no store");
+		goto out;
+	}
+	if (sqlite3_db_readonly(st->w->db, "main") != 0) {
+		rc = be_err_set(e, BE_E_UNAVAILABLE, "the store is read-only");
+		goto out;
+	}
+	low = st->dir != NULL && statvfs(st->dir, &sv) == 0 &&
+	      (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize < STORE_HEALTH_FREE;
+	if (atomic_load(&st->fault) != 0 || low) {
+		/* Space may have come back: give the WAL's back too, then see whether a
+		 * write commits (which clears the fault). */
+		if (atomic_load(&st->fault) == SQLITE_FULL)
+			wal_purge(st);
+		rc = probe_write(st, e);
+		goto out;
+	}
+	if ((rc = wtx_begin(st, &c, e)) == BE_OK)
+		wtx_end(st, c, BE_E_INTERNAL, NULL);	/* nothing written: no commit */
+out:
+	return rc;
+}
+
+const char *
+be_store_fault(struct be_store *st)
+{
+	int kind = st != NULL ? atomic_load(&st->fault) : 0;
+
+	return kind != 0 ? fault_reason(kind) : NULL;
 }
 
 bool
@@ -1568,6 +1890,7 @@ struct gc_item {
 	char issuer[sizeof(((struct be_cert_rec *)0)->issuer)];
 	char serial[sizeof(((struct be_cert_rec *)0)->serial)];
 	int64_t now, issued_at;
+	uint64_t deadline;			/* the caller's (op_deadline) */
 	int64_t id;				/* set when written */
 	int rc;
 	struct be_err err;
@@ -1704,9 +2027,10 @@ gc_isolated(struct conn *c, struct gc_item *batch)
 			continue;
 		/* SQLite rolled the whole transaction back (or the savepoint cannot be undone):
 		 * nothing of this batch will be committed. */
-		be_err_set(&e, BE_E_STORE, "the store lost a write transaction: %s", it->err.msg);
-		gc_fail(batch, BE_E_STORE, e.msg);
-		return BE_E_STORE;
+		rc = rc == BE_E_UNAVAILABLE ? rc : BE_E_STORE;
+		be_err_set(&e, rc, "the store lost a write transaction: %s", it->err.msg);
+		gc_fail(batch, rc, e.msg);
+		return rc;
 	}
 	return BE_OK;
 }
@@ -1725,15 +2049,20 @@ gc_write(struct be_store *st, struct gc_item *batch)
 	struct gc_item *it;
 	struct be_err e = { 0, "" };
 	bool isolate = false;
+	uint64_t deadline = UINT64_MAX;
 	int rc;
 
+	/* The batch waits no longer than its most impatient caller. */
+	for (it = batch; it != NULL; it = it->next)
+		if (it->deadline < deadline)
+			deadline = it->deadline;
 again:
 	for (it = batch; it != NULL; it = it->next) {
 		it->rc = BE_OK;
 		it->id = 0;
 		be_err_clear(&it->err);
 	}
-	if ((rc = wtx_begin(st, &c, &e)) != BE_OK) {
+	if ((rc = wtx_begin_until(st, deadline, &c, &e)) != BE_OK) {
 		gc_fail(batch, rc, e.msg);
 		return;
 	}
@@ -1834,6 +2163,7 @@ be_store_cert_insert(struct be_store *st, struct be_cert_rec *rec,
 	it.audit = audit;
 	it.now = now_s();
 	it.issued_at = rec->issued_at != 0 ? rec->issued_at : it.now;
+	it.deadline = op_deadline(st);
 
 	gc_submit(st, &it);
 

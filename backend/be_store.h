@@ -96,6 +96,24 @@ void be_store_close(struct be_store *st);
 void be_store_set_checkpoint_pages(struct be_store *st, int pages);
 /* True when the store answers a write (for /healthz). */
 bool be_store_writable(struct be_store *st);
+/* Health for /healthz: 0 when a write transaction can begin (and, after a fault or while
+ * free space is under 1 MiB, a real write commits, which also ends the fault), else
+ * BE_E_UNAVAILABLE with a sentence naming the reason (disk full, I/O error, database busy).
+ * After a full disk it first asks for the WAL to be truncated. */
+int be_store_health(struct be_store *st, struct be_err *e);
+/* The fault that failed the last write ("disk full", "I/O error"), NULL when there is none
+ * (a write committed since, or none failed).  A static string.  Thread-safe. */
+const char *be_store_fault(struct be_store *st);
+
+/* How long (ms, 1 .. 3600000; default 5000) a request may wait for the store in all: the
+ * in-process write queue and another process's lock together.  Past it the write fails with
+ * BE_E_UNAVAILABLE ("database busy").  Thread-safe. */
+void be_store_set_wait(struct be_store *st, unsigned ms);
+/* Starts this thread's request deadline: every store call until be_store_deadline_end
+ * waits until now + st's wait at most, in all.  Without one, each call gets its own wait.
+ * st may be NULL (no deadline). */
+void be_store_deadline_begin(struct be_store *st);
+void be_store_deadline_end(void);
 
 /* Inserts rec (borrowed) and, in the same transaction, the audit entry (borrowed, may be
  * NULL).  When rec->request_id is set the request must be APPROVED or PENDING with

@@ -130,6 +130,7 @@ struct gw_config {
 	size_t max_body;		/* request body cap, bytes */
 	size_t conn_memory;		/* per-connection memory limit, bytes */
 	unsigned conn_timeout;		/* seconds */
+	unsigned store_wait;		/* seconds a request may wait for the store */
 	unsigned threads;		/* worker threads per listener; 0: one per connection */
 	unsigned per_ip_connections;	/* 0 = no limit */
 

@@ -225,10 +225,10 @@ static int
 parse_limits(struct gw_config *cfg, const json_t *root, struct be_err *e)
 {
 	static const char *const keys[] = { "max_body", "connection_memory", "timeout",
-					    "threads", "per_ip_connections", NULL };
+					    "threads", "per_ip_connections", "store_wait", NULL };
 	const json_t *l = NULL;
 	unsigned long long body = 1024 * 1024, mem = 128 * 1024, timeout = 30, threads = 8,
-			   per_ip = 0;
+			   per_ip = 0, store_wait = 5;
 	int rc;
 
 	if ((rc = be_json_obj(root, "", "limits", false, &l, C, e)) != BE_OK)
@@ -242,8 +242,11 @@ parse_limits(struct gw_config *cfg, const json_t *root, struct be_err *e)
 	     (rc = be_json_uint(l, "limits", "timeout", false, 1, 3600, &timeout, C, e)) != BE_OK ||
 	     (rc = parse_threads(l, &threads, e)) != BE_OK ||
 	     (rc = be_json_uint(l, "limits", "per_ip_connections", false, 0, 65535, &per_ip, C,
+				e)) != BE_OK ||
+	     (rc = be_json_uint(l, "limits", "store_wait", false, 1, 600, &store_wait, C,
 				e)) != BE_OK))
 		return rc;
+	cfg->store_wait = (unsigned)store_wait;
 	cfg->max_body = (size_t)body;
 	cfg->conn_memory = (size_t)mem;
 	cfg->conn_timeout = (unsigned)timeout;
@@ -414,6 +417,8 @@ config_load(const char *path, struct gw_config *running, struct gw_config **out,
 		cfg->be->store = running->be->store;
 		cfg->store_borrowed = true;
 	}
+	if (!share)	/* limits apply at start (certgate(8) SIGHUP) */
+		be_store_set_wait(cfg->be->store, cfg->store_wait * 1000u);
 	if ((rc = be_goodkey_new(json_object_get(cfg->root, "weak_keys"), cfg->dir,
 				 &cfg->be->goodkey, e)) != BE_OK ||
 	    (rc = be_keypool_new(json_object_get(cfg->root, "keypool"), cfg->be,

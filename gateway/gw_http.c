@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include <microhttpd.h>
 
 #include "be_issue.h"
+#include "be_keypool.h"
 #include "gw.h"
 
 /* RFC 8996: TLS 1.0 and 1.1 are never offered, whatever the configuration says. */
@@ -427,7 +429,9 @@ static int
 conn_start(struct gw_conn *c, const char *url, const char *method)
 {
 	static const char hex[] = "0123456789abcdef";
+	static atomic_uint_fast64_t fallback;
 	unsigned char rnd[8];
+	uint64_t n;
 	size_t i;
 
 	pthread_mutex_lock(&c->l->srv->lock);
@@ -437,8 +441,14 @@ conn_start(struct gw_conn *c, const char *url, const char *method)
 	c->started = true;
 	c->req.cfg = c->gen->cfg;
 	c->req.client_trust = c->gen->trust;
-	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0)
-		return BE_E_CRYPTO;
+	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0) {
+		/* The crypto library failed (be_crypto_check): the request is still answered
+		 * (503 from whatever needs the library, /healthz says why), with a counted id. */
+		n = atomic_fetch_add(&fallback, 1) + 1;
+		for (i = 0; i < sizeof(rnd); i++)
+			rnd[i] = (unsigned char)(n >> (8 * (sizeof(rnd) - 1 - i)));
+		rnd[0] = 0xff;
+	}
 	for (i = 0; i < sizeof(rnd); i++) {
 		c->req.id[2 * i] = hex[rnd[i] >> 4];
 		c->req.id[2 * i + 1] = hex[rnd[i] & 15];
@@ -733,17 +743,53 @@ conn_upload(struct gw_conn *c, const char *data, size_t len)
 	return MHD_YES;
 }
 
+/* True when the response already carries header name. */
+static bool
+resp_has_header(const struct gw_response *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_headers; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* A crypto library that fails (be_crypto_check) fails everything a front end does with it
+ * (hashing an API key, verifying a CSR, signing) in ways that would read as the client's
+ * fault or as a 500: every route but /metrics answers 503 naming the failure, in the
+ * route's error format (plain text for EST and /healthz), and the key pool stops. */
+static enum MHD_Result
+conn_crypto_refusal(struct gw_conn *c, const struct be_err *e)
+{
+	gw_log(GW_LOG_ERROR, "id=%s: %s", c->req.id, e->msg);
+	if (be_crypto_failed() && c->req.cfg->be != NULL)
+		be_keypool_halt(c->req.cfg->be->keypool);
+	if (conn_refusal(c, 503, e->msg) != 0)
+		return MHD_NO;
+	if (!resp_has_header(&c->resp, "Retry-After") &&
+	    gw_response_header(&c->resp, "Retry-After", "30") != 0)
+		return MHD_NO;
+	return conn_queue(c);
+}
+
 static enum MHD_Result
 conn_last(struct gw_conn *c)
 {
+	struct be_err e = { 0, "" };
 	int rc;
 
 	if (c->too_big)
 		return conn_too_big(c);
+	if (c->route->handle != gw_metrics_handle && be_crypto_check(&e) != BE_OK)
+		return conn_crypto_refusal(c, &e);
 	if (c->body != NULL)
 		c->req.body = c->body;
 	c->req.body_len = c->body_len;
+	/* One deadline for all the request's waits on the store (limits.store_wait). */
+	be_store_deadline_begin(c->req.cfg->be != NULL ? c->req.cfg->be->store : NULL);
 	rc = c->route->handle(&c->req, &c->resp);
+	be_store_deadline_end();
 	if (rc < 0) {
 		gw_log(GW_LOG_ERROR, "id=%s: handler for %s failed: %s", c->req.id,
 		       c->route->prefix, be_err_name(rc));

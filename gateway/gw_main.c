@@ -224,6 +224,14 @@ gw_cmd_serve(int argc, char **argv)
 	}
 	notify("STOPPING=1");
 	gw_log(GW_LOG_INFO, "signal %d, stopping", sig);
+	if (be_crypto_failed()) {
+		/* A thread may be inside a key generation that never ends (be_key.h): joining
+		 * it would hang.  Every issued certificate is committed already; exit now, with
+		 * a failure status so that a supervisor restarts certgate. */
+		gw_log(GW_LOG_ERROR, "the crypto library failed: exiting without waiting for "
+		       "its threads");
+		_exit(EXIT_FAILURE);
+	}
 	rc = 0;
 out:
 	gw_server_stop(srv);

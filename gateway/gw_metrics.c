@@ -344,6 +344,17 @@ static void
 emit_gateway(struct out *o, const struct gw_config *cfg)
 {
 	long long pending = pending_count(cfg->be);
+	const char *fault = cfg->be != NULL ? be_store_fault(cfg->be->store) : NULL;
+
+	emit(o, "# HELP certgate_store_fault 1 while writes fail for the reason named (disk "
+	     "full, I/O error), until one commits again.\n"
+	     "# TYPE certgate_store_fault gauge\n");
+	if (fault != NULL)
+		emit(o, "certgate_store_fault{reason=\"%s\"} 1\n", fault);
+	emit(o, "# HELP certgate_crypto_failed 1 once the crypto library is in its error state "
+	     "(restart certgate).\n"
+	     "# TYPE certgate_crypto_failed gauge\n"
+	     "certgate_crypto_failed %d\n", be_crypto_failed() ? 1 : 0);
 
 	emit(o, "# HELP certgate_pending_approvals Requests stored for approval and not yet "
 	     "approved, rejected or cancelled.\n"

@@ -102,11 +102,16 @@ json_reply(struct gw_response *resp, unsigned status, json_t *j)
 	return rc;
 }
 
-/* The TSB error body {errorCode, reason, message} with status into resp. */
+/* The TSB error body {errorCode, reason, message} with status into resp; a 503 (the store
+ * or the crypto library unusable for now) says when to try again (RFC 9110 10.2.3). */
 static int
 error_body(struct gw_response *resp, unsigned status, int ec, const char *reason,
 	   const char *msg)
 {
+	int rc;
+
+	if (status == 503 && (rc = gw_response_header(resp, "Retry-After", "30")) != BE_OK)
+		return rc;
 	return json_reply(resp, status, json_pack("{s:i, s:s, s:s}", "errorCode", ec, "reason",
 						  reason, "message", msg));
 }

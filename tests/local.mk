@@ -76,6 +76,7 @@ e2e_tests = \
 	tests/e2e-names.sh \
 	tests/e2e-ocsp.sh \
 	tests/e2e-crl.sh \
+	tests/e2e-faults.sh \
 	tests/man-keys.sh \
 	tests/style-banned.sh
 TESTS += $(e2e_tests)
@@ -170,3 +171,5 @@ fuzz-clean:
 	tests/style-banned.sh
 TESTS += $(e2e_tests)
 EXTRA_DIST += tests/tap.h tests/testlib.h tests/lib.sh $(e2e_tests) tests/seeds tests/weakkey.py
+# An LD_PRELOAD shim that tests/e2e-faults.sh builds itself.
+EXTRA_DIST += tests/shim-getrandom.c
