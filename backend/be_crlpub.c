@@ -15,12 +15,15 @@
 #include "be_crlpub.h"
 #include "be_issue.h"
 #include "be_json.h"
+#include "be_keystore.h"
 #include "be_store.h"
 
 #define C BE_E_CONFIG
 
 struct pub_ca {
-	const struct be_ca *ca;
+	const struct be_ca *ca;		/* changes only under build_mu and mu together */
+	struct be_ca *owned;		/* a key store CA (be_keystore_ca): ca, owned */
+	char name[72];			/* the URL's name: the CA's, or "tsb-<label>" */
 	const char *url;		/* the profiles' crl_url (borrowed), NULL when none */
 	unsigned shards;		/* partitions; 1 = only the complete CRL */
 	struct be_crl_blob **blobs;	/* [0] complete, [1 + k] partition k; under mu */
@@ -34,8 +37,10 @@ struct pub_ca {
 struct be_crlpub {
 	struct be_ctx *ctx;
 	unsigned validity, refresh, interval_ms;
-	struct pub_ca *cas;
-	size_t n;
+	struct pub_ca **cas;		/* the configured CAs, then the key store's; the array
+					 * grows only under build_mu and mu together */
+	size_t n, cap;
+	struct be_keystore *ks;		/* borrowed, may be NULL */
 	void (*log)(bool error, const char *msg);
 	pthread_mutex_t mu;		/* blobs, stop */
 	pthread_cond_t cv;
@@ -130,12 +135,18 @@ be_crlpub_new(const json_t *conf, struct be_ctx *ctx, struct be_crlpub **out, st
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;
 	}
+	pub->cap = ctx->n_cas;
 	for (i = 0; i < ctx->n_cas; i++) {
-		struct pub_ca *pc = &pub->cas[i];
+		struct pub_ca *pc;
 
+		if ((pc = pub->cas[i] = calloc(1, sizeof(*pc))) == NULL) {
+			rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+			goto out;
+		}
 		pc->ca = ctx->cas[i];
+		snprintf(pc->name, sizeof(pc->name), "%s", pc->ca->name);
 		pc->shards = ctx->cas[i]->crl_shards > 1 ? ctx->cas[i]->crl_shards : 1;
-		pub->n++;
+		pub->n = i + 1;
 		if ((pc->blobs = calloc(1 + (pc->shards > 1 ? pc->shards : 0),
 					sizeof(*pc->blobs))) == NULL) {
 			rc = be_err_set(e, BE_E_NOMEM, "out of memory");
@@ -158,10 +169,24 @@ n_blobs(const struct pub_ca *pc)
 	return 1 + (pc->shards > 1 ? pc->shards : 0);
 }
 
+static void
+pub_ca_free(struct pub_ca *pc)
+{
+	size_t k;
+
+	if (pc == NULL)
+		return;
+	for (k = 0; pc->blobs != NULL && k < n_blobs(pc); k++)
+		be_crl_blob_unref(pc->blobs[k]);
+	free(pc->blobs);
+	be_ca_free(pc->owned);
+	free(pc);
+}
+
 void
 be_crlpub_free(struct be_crlpub *pub)
 {
-	size_t i, k;
+	size_t i;
 
 	if (pub == NULL)
 		return;
@@ -171,11 +196,8 @@ be_crlpub_free(struct be_crlpub *pub)
 	pthread_mutex_unlock(&pub->mu);
 	if (pub->started)
 		pthread_join(pub->thread, NULL);
-	for (i = 0; i < pub->n; i++) {
-		for (k = 0; pub->cas[i].blobs != NULL && k < n_blobs(&pub->cas[i]); k++)
-			be_crl_blob_unref(pub->cas[i].blobs[k]);
-		free(pub->cas[i].blobs);
-	}
+	for (i = 0; i < pub->n; i++)
+		pub_ca_free(pub->cas[i]);
 	free(pub->cas);
 	pthread_cond_destroy(&pub->cv);
 	pthread_mutex_destroy(&pub->mu);
@@ -340,7 +362,7 @@ build_ca(struct be_crlpub *pub, struct pub_ca *pc, struct be_err *e)
 		char msg[200];
 
 		snprintf(msg, sizeof(msg), "CRL of CA %.64s: number %lld, %zu entries, %u bytes%s, "
-			 "built in %.3f s", pc->ca->name, (long long)number,
+			 "built in %.3f s", pc->name, (long long)number,
 			 be_crl_builder_count(b[0]), pc->blobs[0]->der.size,
 			 pc->shards > 1 ? " (and its partitions)" : "", pc->build_seconds);
 		pub->log(false, msg);
@@ -355,17 +377,159 @@ out:
 	return rc;
 }
 
+void
+be_crlpub_set_keystore(struct be_crlpub *pub, struct be_keystore *ks)
+{
+	pub->ks = ks;
+}
+
+/* The URL name of stored key label: "tsb-<label>" when that is a plain name (protocols/crl.c
+ * serves [A-Za-z0-9._-], at most 64 characters), else false. */
+static bool
+ks_name(const char *label, char *buf, size_t len)
+{
+	size_t i, n = strlen(label);
+
+	if (n == 0 || n + 4 > 64 || n + 5 > len)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = label[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	snprintf(buf, len, "tsb-%s", label);
+	return true;
+}
+
+static struct pub_ca *
+find_name(struct be_crlpub *pub, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < pub->n; i++)
+		if (strcmp(pub->cas[i]->name, name) == 0)
+			return pub->cas[i];
+	return NULL;
+}
+
+/* Stored key label as an issuer: a new entry when it first acts as a CA, the entry's CA
+ * replaced when its certificate changed.  Keys that cannot act as a CA (no certificate, not
+ * a CA certificate, not valid now, sign false: be_keystore_ca) are passed over; an entry
+ * stays once made, so a deleted key's last CRL is kept current.  Under build_mu. */
+static int
+ks_one(struct be_crlpub *pub, const char *label, struct be_err *e)
+{
+	struct be_ks_key *k = NULL;
+	struct be_ca *ca = NULL, *old = NULL;
+	struct pub_ca *pc = NULL, *fresh = NULL, **grown;
+	struct be_err ignored = { 0, "" };
+	char name[72];
+	int rc = BE_OK;
+
+	if (!ks_name(label, name, sizeof(name)))
+		goto out;
+	pc = find_name(pub, name);
+	if (pc != NULL && pc->owned == NULL)
+		goto out;		/* a configured CA has that name: it wins */
+	pc = NULL;
+	if ((rc = be_keystore_key_get(pub->ks, label, &k, e)) != BE_OK) {
+		if (rc == BE_E_NOTFOUND)
+			rc = BE_OK;	/* deleted since the listing */
+		goto out;
+	}
+	if (k->cert.size == 0)
+		goto out;
+	pc = find_name(pub, name);
+	if (pc != NULL && pc->ca->chain[0].size == k->cert.size &&
+	    memcmp(pc->ca->chain[0].data, k->cert.data, k->cert.size) == 0)
+		goto out;		/* unchanged */
+	/* The handle be_issue signs the key's certificates with (be_issuer.h), and its hash. */
+	if (be_keystore_ca(pub->ks, k, GNUTLS_DIG_UNKNOWN, time(NULL), &ca, &ignored) != BE_OK)
+		goto out;
+	if (pc != NULL) {
+		/* A new certificate (perhaps a new key identifier): built anew. */
+		pthread_mutex_lock(&pub->mu);
+		old = pc->owned;
+		pc->ca = pc->owned = ca;
+		ca = NULL;
+		pc->built = false;
+		pthread_mutex_unlock(&pub->mu);
+		goto out;
+	}
+	if ((fresh = calloc(1, sizeof(*fresh))) == NULL ||
+	    (fresh->blobs = calloc(1, sizeof(*fresh->blobs))) == NULL) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(fresh->name, sizeof(fresh->name), "%s", name);
+	fresh->shards = 1;
+	pthread_mutex_lock(&pub->mu);
+	if (pub->n == pub->cap) {
+		size_t cap = pub->cap ? 2 * pub->cap : 8;
+
+		if ((grown = realloc(pub->cas, cap * sizeof(*grown))) == NULL) {
+			pthread_mutex_unlock(&pub->mu);
+			rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+			goto out;
+		}
+		pub->cas = grown;
+		pub->cap = cap;
+	}
+	fresh->ca = fresh->owned = ca;
+	ca = NULL;
+	pub->cas[pub->n++] = fresh;
+	fresh = NULL;
+	pthread_mutex_unlock(&pub->mu);
+out:
+	pub_ca_free(fresh);
+	be_ca_free(old);
+	be_ca_free(ca);
+	be_ks_key_free(k);
+	return rc;
+}
+
+/* Every key of the key store that acts as a CA gets its CRL (ks_one).  Under build_mu. */
+static int
+ks_discover(struct be_crlpub *pub, struct be_err *e)
+{
+	char **labels = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	if (pub->ks == NULL)
+		return BE_OK;
+	if ((rc = be_keystore_key_list(pub->ks, &labels, &n, e)) != BE_OK)
+		goto out;
+	for (i = 0; i < n && rc == BE_OK; i++)
+		rc = ks_one(pub, labels[i], e);
+out:
+	be_strv_free(labels, n);
+	return rc;
+}
+
 int
 be_crlpub_refresh(struct be_crlpub *pub, bool force, struct be_err *e)
 {
+	struct be_err de = { 0, "" };
 	size_t i;
 	int rc = BE_OK, r;
 
 	if (pub->ctx->store == NULL)
 		return be_err_set(e, BE_E_UNAVAILABLE, "no store: no CRL can be built");
 	pthread_mutex_lock(&pub->build_mu);
+	if ((r = ks_discover(pub, &de)) != BE_OK) {
+		rc = be_err_set(e, r, "key store CAs: %s", de.msg);
+		if (pub->log != NULL) {
+			char msg[BE_ERR_MSG_MAX + 64];
+
+			snprintf(msg, sizeof(msg), "CRLs of key store CAs: %s", de.msg);
+			pub->log(true, msg);
+		}
+	}
 	for (i = 0; i < pub->n; i++) {
-		struct pub_ca *pc = &pub->cas[i];
+		struct pub_ca *pc = pub->cas[i];
 		struct be_err le = { 0, "" };
 		int64_t changes = 0, number = 0;
 		bool need = force || !pc->built || time(NULL) - pc->built_at >= (time_t)pub->refresh;
@@ -387,11 +551,11 @@ be_crlpub_refresh(struct be_crlpub *pub, bool force, struct be_err *e)
 				char msg[BE_ERR_MSG_MAX + 64];
 
 				snprintf(msg, sizeof(msg), "CRL of CA %.64s: not built: %s",
-					 pc->ca->name, le.msg);
+					 pc->name, le.msg);
 				pub->log(true, msg);
 			}
 			if (rc == BE_OK)
-				rc = be_err_set(e, r, "CRL of CA %.64s: %s", pc->ca->name, le.msg);
+				rc = be_err_set(e, r, "CRL of CA %.64s: %s", pc->name, le.msg);
 		}
 	}
 	pthread_mutex_unlock(&pub->build_mu);
@@ -451,12 +615,13 @@ be_crlpub_adopt(struct be_crlpub *pub, struct be_crlpub *from)
 	pthread_mutex_lock(&from->mu);
 	pthread_mutex_lock(&pub->mu);
 	for (i = 0; i < pub->n; i++) {
-		struct pub_ca *pc = &pub->cas[i];
+		struct pub_ca *pc = pub->cas[i];
 
 		for (j = 0; j < from->n; j++) {
-			const struct pub_ca *fc = &from->cas[j];
+			const struct pub_ca *fc = from->cas[j];
 
-			if (strcmp(fc->ca->id, pc->ca->id) != 0 || fc->shards != pc->shards)
+			if (strcmp(fc->ca->id, pc->ca->id) != 0 || fc->shards != pc->shards ||
+			    strcmp(fc->name, pc->name) != 0)
 				continue;
 			for (k = 0; k < n_blobs(pc); k++) {
 				if (pc->blobs[k] != NULL || fc->blobs[k] == NULL)
@@ -479,21 +644,39 @@ be_crlpub_get(struct be_crlpub *pub, const char *ca, int shard, struct be_crl_bl
 	int rc = BE_OK;
 
 	*out = NULL;
-	for (i = 0; i < pub->n; i++)
-		if (strcmp(pub->cas[i].ca->name, ca) == 0)
-			pc = &pub->cas[i];
-	if (pc == NULL)
-		return be_err_set(e, BE_E_NOTFOUND, "no CA named \"%.64s\"", ca);
-	if (shard >= 0 && (pc->shards <= 1 || (unsigned)shard >= pc->shards))
-		return be_err_set(e, BE_E_NOTFOUND, "CA %.64s has no CRL partition %d", ca, shard);
 	pthread_mutex_lock(&pub->mu);
+	for (i = 0; i < pub->n; i++)
+		if (strcmp(pub->cas[i]->name, ca) == 0)
+			pc = pub->cas[i];
+	if (pc == NULL) {
+		rc = be_err_set(e, BE_E_NOTFOUND, "no CA named \"%.64s\"", ca);
+		goto out;
+	}
+	if (shard >= 0 && (pc->shards <= 1 || (unsigned)shard >= pc->shards)) {
+		rc = be_err_set(e, BE_E_NOTFOUND, "CA %.64s has no CRL partition %d", ca, shard);
+		goto out;
+	}
 	*out = pc->blobs[shard < 0 ? 0 : 1 + shard];
 	if (*out != NULL)
 		atomic_fetch_add(&(*out)->refs, 1);
 	else
 		rc = be_err_set(e, BE_E_UNAVAILABLE, "the CRL of CA %.64s is not built yet", ca);
+out:
 	pthread_mutex_unlock(&pub->mu);
 	return rc;
+}
+
+bool
+be_crlpub_has(struct be_crlpub *pub, const char *ca)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&pub->mu);
+	for (i = 0; i < pub->n && !found; i++)
+		found = strcmp(pub->cas[i]->name, ca) == 0;
+	pthread_mutex_unlock(&pub->mu);
+	return found;
 }
 
 int
@@ -504,15 +687,15 @@ be_crlpub_check(struct be_crlpub *pub, time_t now, struct be_err *e)
 
 	pthread_mutex_lock(&pub->mu);
 	for (i = 0; i < pub->n && rc == BE_OK; i++) {
-		const struct pub_ca *pc = &pub->cas[i];
+		const struct pub_ca *pc = pub->cas[i];
 
 		if (pc->failed && pc->blobs[0] == NULL)
 			rc = be_err_set(e, BE_E_UNAVAILABLE, "the CRL of CA %.64s could not be built",
-					pc->ca->name);
+					pc->name);
 		for (k = 0; rc == BE_OK && k < n_blobs(pc); k++)
 			if (pc->blobs[k] != NULL && pc->blobs[k]->next_update <= now)
 				rc = be_err_set(e, BE_E_UNAVAILABLE, "the CRL of CA %.64s is past its "
-						"nextUpdate (RFC 5280 5.1.2.5)%s", pc->ca->name,
+						"nextUpdate (RFC 5280 5.1.2.5)%s", pc->name,
 						pc->failed ? " and its rebuild failed" : "");
 	}
 	pthread_mutex_unlock(&pub->mu);
@@ -526,14 +709,14 @@ be_crlpub_stats(struct be_crlpub *pub, struct be_crlpub_stat *out, size_t max)
 
 	pthread_mutex_lock(&pub->mu);
 	for (i = 0; i < pub->n; i++) {
-		const struct pub_ca *pc = &pub->cas[i];
+		const struct pub_ca *pc = pub->cas[i];
 
 		for (k = 0; k < n_blobs(pc) && n < max; k++) {
 			const struct be_crl_blob *b = pc->blobs[k];
 			struct be_crlpub_stat *s = &out[n++];
 
 			memset(s, 0, sizeof(*s));
-			snprintf(s->ca, sizeof(s->ca), "%s", pc->ca->name);
+			snprintf(s->ca, sizeof(s->ca), "%.63s", pc->name);
 			s->shard = (int)k - 1;
 			s->built = b != NULL;
 			s->build_seconds = pc->build_seconds;

@@ -5,6 +5,12 @@
  * CLI) and before nextUpdate (RFC 5280 5.1.2.5), so relying parties see a change within
  * the check interval plus one build.
  *
+ * Keys of the TSB key store that act as a CA (be_keystore_ca: the stored key with its
+ * imported CA certificate, the issuer be_issue signs with under a key-store profile) get
+ * a CRL each too, named "tsb-<label>" (for labels of [A-Za-z0-9._-] only, at most 60
+ * characters; a configured CA of that name wins), found by the thread when a key first
+ * has such a certificate and signed with the stored key's handle.  Never partitioned.
+ *
  * Configuration, the "crl" object (all optional):
  *   next_update_seconds  nextUpdate - thisUpdate (default 86400)
  *   refresh_seconds      a CRL this old is rebuilt though nothing changed (default half of
@@ -21,6 +27,7 @@
 
 struct be_ctx;
 struct be_crlpub;
+struct be_keystore;
 
 /* One encoded CRL, shared by the publisher and the requests serving it (refcounted). */
 struct be_crl_blob {
@@ -46,6 +53,9 @@ void be_crlpub_free(struct be_crlpub *pub);
 /* Where the thread reports each build and each failure (one line, no secrets); may be
  * NULL.  Set before be_crlpub_start. */
 void be_crlpub_set_log(struct be_crlpub *pub, void (*log)(bool error, const char *msg));
+/* Publishes a CRL for every key of ks that acts as a CA (above).  ks is borrowed: it must
+ * outlive pub's thread (be_crlpub_free before closing ks).  Set before be_crlpub_start. */
+void be_crlpub_set_keystore(struct be_crlpub *pub, struct be_keystore *ks);
 /* Starts the background thread (once; later calls do nothing). */
 int be_crlpub_start(struct be_crlpub *pub, struct be_err *e);
 /* Serves from's current CRLs from pub until pub's first build (a configuration reload:
@@ -57,12 +67,15 @@ void be_crlpub_adopt(struct be_crlpub *pub, struct be_crlpub *from);
  * benchmark and the thread. */
 int be_crlpub_refresh(struct be_crlpub *pub, bool force, struct be_err *e);
 
-/* The current CRL of the CA named ca (configuration name), the complete one for
+/* The current CRL of the CA named ca (configuration name, or "tsb-<label>"), the complete one for
  * shard < 0, else partition shard.  *out: a reference the caller drops with
  * be_crl_blob_unref().  BE_E_NOTFOUND for an unknown CA or partition, BE_E_UNAVAILABLE
  * before the first build. */
 int be_crlpub_get(struct be_crlpub *pub, const char *ca, int shard, struct be_crl_blob **out,
 		  struct be_err *e);
+
+/* Whether pub publishes a CRL named ca (a configured CA, or "tsb-<label>"). */
+bool be_crlpub_has(struct be_crlpub *pub, const char *ca);
 
 /* Health: BE_E_UNAVAILABLE naming the CA when one of its CRLs is past nextUpdate at now, or
  * its last build failed and none is published. */

@@ -456,14 +456,15 @@ gw_config_free(struct gw_config *cfg)
 
 	if (cfg == NULL)
 		return;
-	for (i = 0; i < cfg->n_adapters; i++)
-		if (cfg->adapters[i].fini != NULL && cfg->adapter_state[i] != NULL)
-			cfg->adapters[i].fini(cfg->adapter_state[i]);
-	/* The CRL publisher's thread reads the store: stop it while the store is there. */
+	/* The CRL publisher's thread reads the store and the TSB adapter's key store: stop
+	 * it while both are there. */
 	if (cfg->be != NULL) {
 		be_crlpub_free(cfg->be->crlpub);
 		cfg->be->crlpub = NULL;
 	}
+	for (i = 0; i < cfg->n_adapters; i++)
+		if (cfg->adapters[i].fini != NULL && cfg->adapter_state[i] != NULL)
+			cfg->adapters[i].fini(cfg->adapter_state[i]);
 	if (cfg->store_borrowed && cfg->be != NULL)
 		cfg->be->store = NULL;		/* another configuration's */
 	be_ctx_free(cfg->be);

@@ -5,6 +5,8 @@
  *   GET /crl/<ca>.crl       the CA's complete CRL, application/pkix-crl (RFC 5280 4.2.1.13:
  *                           DER over HTTP)
  *   GET /crl/<ca>-<k>.crl   partition k when the CA's CRL is partitioned
+ *   GET /crl/tsb-<label>.crl the CRL of stored key <label> of the TSB key store when it acts
+ *                           as a CA (its imported CA certificate; be_crlpub.h)
  *   GET /ca/<ca>.crt        the CA certificate, DER, application/pkix-cert (RFC 5280
  *                           4.2.2.1 caIssuers, RFC 2585 4.1)
  *
@@ -202,7 +204,7 @@ crl_handle(struct gw_request *req, struct gw_response *resp)
 		goto out;
 	}
 	/* "<ca>-<k>": partition k, unless a CA has that whole name. */
-	if (be_ctx_ca(req->cfg->be, name) == NULL && (dash = strrchr(name, '-')) != NULL &&
+	if (!be_crlpub_has(pub, name) && (dash = strrchr(name, '-')) != NULL &&
 	    dash[1] >= '0' && dash[1] <= '9' && (dash[1] != '0' || dash[2] == '\0')) {
 		k = strtoul(dash + 1, &end, 10);
 		if (*end == '\0' && k < 100000) {
@@ -210,7 +212,7 @@ crl_handle(struct gw_request *req, struct gw_response *resp)
 			shard = (int)k;
 		}
 	}
-	if (be_ctx_ca(req->cfg->be, name) == NULL) {
+	if (!be_crlpub_has(pub, name)) {
 		rc = gw_response_text(resp, 404, "no CA named \"%s\"", name);
 		goto out;
 	}

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "be_crlpub.h"
 #include "be_json.h"
 #include "tsb.h"
 #include "tsb_body.h"
@@ -441,6 +442,10 @@ tsb_init(const struct gw_config *cfg, const json_t *section, void **state, struc
 	}
 	if ((rc = be_keystore_open(dbp, mkp, &st->ks, e)) != BE_OK)
 		goto out;
+	/* Stored keys that act as a CA publish their CRLs (be_crlpub.h); gw_config_free stops
+	 * the publisher before tsb_fini closes the key store. */
+	if (cfg->be->crlpub != NULL)
+		be_crlpub_set_keystore(cfg->be->crlpub, st->ks);
 	*state = st;
 	st = NULL;
 out:

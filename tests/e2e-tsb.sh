@@ -557,6 +557,42 @@ ok $? "/plain/sync-sign: the certificate verifies"
 like "$(openssl x509 -in plain-leaf.pem -noout -ext keyUsage -enddate 2>/dev/null | tr -d '\n')" \
 	'Digital Signature, Key Encipherment' "/plain/sync-sign: both usages"
 is "$(count)" "$((N1 + 1))" "/plain/sync-sign: recorded"
+
+# The stored key acting as a CA publishes its own CRL (/crl/tsb-<label>.crl, be_crlpub.h),
+# signed with the stored key; `certgate revoke` by serial revokes what it signed.
+H="http://127.0.0.1:$http_port"
+call POST /v1/certificate/synchronous/sign "$KO" sync.json
+j 'd["certificate"]' >plain-good.pem
+s_plain=$(openssl x509 -in plain-leaf.pem -noout -serial | cut -d= -f2)
+"$CG" revoke -c "$C" "$s_plain" --reason keyCompromise >rev.out 2>&1
+ok $? "/tsb-crl/revoke: certgate revoke takes the serial of a certificate a stored key signed"
+for _ in $(seq 50); do
+	crl_st=$(curl -s -o plain.crl -D plain.crl.h -w '%{http_code}' "$H/crl/tsb-CA.plain.crl")
+	[ "$crl_st" = 200 ] && openssl crl -inform DER -in plain.crl -noout -text 2>/dev/null |
+		grep -qi "Serial Number: $s_plain\$" && break
+	sleep 0.2
+done
+is "$crl_st" 200 "/tsb-crl/served: GET /crl/tsb-CA.plain.crl"
+like "$(tr -d '\r' <plain.crl.h)" "Content-Type: application/pkix-crl" \
+	"/tsb-crl/served: application/pkix-crl"
+like "$(openssl crl -inform DER -in plain.crl -CAfile CA.plain.pem -noout 2>&1)" "verify OK" \
+	"/tsb-crl/signed: openssl verifies the CRL with CA.plain's certificate (the stored key signed it)"
+is "$(openssl crl -inform DER -in plain.crl -noout -issuer 2>/dev/null)" \
+	"$(openssl x509 -in CA.plain.pem -noout -subject 2>/dev/null | sed 's/^subject/issuer/')" \
+	"/tsb-crl/signed: its issuer is CA.plain's subject"
+like "$(openssl crl -inform DER -in plain.crl -noout -text 2>/dev/null | tr -d '\n')" \
+	"Signature Algorithm: ecdsa-with-SHA384.*Serial Number: $s_plain *Revocation Date.*Key Compromise" \
+	"/tsb-crl/listed: the revoked certificate with keyCompromise, signed ECDSA-SHA384 (P-384 key)"
+openssl crl -inform DER -in plain.crl -out plain-crl.pem 2>/dev/null
+cat "$D/ca/root.pem" CA.plain.pem >plain-chain.pem
+like "$(openssl verify -crl_check -CAfile plain-chain.pem -CRLfile plain-crl.pem plain-leaf.pem 2>&1 | tr '\n' ' ')" \
+	"certificate revoked" "/tsb-crl/verify: openssl verify -crl_check: the revoked one is revoked"
+like "$(openssl verify -crl_check -CAfile plain-chain.pem -CRLfile plain-crl.pem plain-good.pem 2>&1 | tr '\n' ' ')" \
+	"plain-good.pem: OK" "/tsb-crl/verify: openssl verify -crl_check: the good one is OK"
+is "$(curl -s -o /dev/null -w '%{http_code}' "$H/crl/tsb-no.such.key.crl")" 404 \
+	"/tsb-crl/unknown: a key that does not exist has no CRL (404)"
+is "$(curl -s -o /dev/null -w '%{http_code}' "$H/crl/tsb-sub_certificate_key.crl")" 404 \
+	"/tsb-crl/unknown: a key without a CA certificate has no CRL (404)"
 snap
 
 # Weak client keys and CSR signatures (certgate.json(5) KEYS CERTGATE CERTIFIES): 400,
