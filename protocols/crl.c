@@ -117,9 +117,8 @@ none_match(const char *header, const char *etag)
 	return false;
 }
 
-/* 304 when the client's copy is current (If-None-Match wins over If-Modified-Since). */
-static bool
-not_modified(const struct gw_request *req, const char *etag, time_t modified)
+bool
+proto_not_modified(const struct gw_request *req, const char *etag, time_t modified)
 {
 	const char *inm = gw_request_header(req, "If-None-Match");
 	time_t ims;
@@ -161,7 +160,7 @@ answer(struct gw_request *req, struct gw_response *resp, const char *type, const
 	int rc;
 
 	http_date(modified, date, sizeof(date));
-	if (not_modified(req, etag, modified))
+	if (proto_not_modified(req, etag, modified))
 		rc = gw_response_set(resp, 304, NULL, NULL, 0);
 	else
 		rc = gw_response_set(resp, 200, type, body, len);

@@ -3,7 +3,9 @@
  * application/ocsp-request body, GET /ocsp/<url-encoded base64 of the DER request>; the answer
  * is application/ocsp-response (PROTOCOLS.md section 6).  No authentication: relying parties
  * are anonymous, plain HTTP is fine.  The backend (be_ocsp.c) parses, decides and signs; this
- * adapter only moves bytes and writes the RFC 5019 6.2 caching headers.
+ * adapter only moves bytes and writes the RFC 5019 6.2 caching headers.  A cacheable GET
+ * answer honours conditional requests (RFC 5019 6.2 ETag / Last-Modified, RFC 9110 13.1.2
+ * If-None-Match, 13.1.3 If-Modified-Since): a cache holding the current answer gets 304.
  *
  * OCSP errors travel as OCSPResponse statuses inside HTTP 200 (RFC 6960 A.1.2), so that
  * relying parties read them; only the gateway's own refusals (405, 413) use other codes.
@@ -183,13 +185,16 @@ out:
 	return rc;
 }
 
-/* The reply for an OCSPResponse the backend built. */
+/* The reply for an OCSPResponse the backend built; req's conditional headers for a
+ * cacheable GET answer. */
 static int
-send_reply(struct gw_response *resp, struct be_ocsp_reply *r, bool get)
+send_reply(const struct gw_request *req, struct gw_response *resp, struct be_ocsp_reply *r,
+	   bool get)
 {
 	char buf[96];
 	time_t now = time(NULL);
 	long long age;
+	bool fresh = false;
 	int rc;
 
 	if (get && r->cacheable) {
@@ -211,9 +216,13 @@ send_reply(struct gw_response *resp, struct be_ocsp_reply *r, bool get)
 		snprintf(buf, sizeof(buf), "\"%s\"", r->etag);
 		if ((rc = gw_response_header(resp, "ETag", buf)) != 0)
 			return rc;
+		/* RFC 9110 15.4.5: the 304 carries the same Cache-Control, Expires and ETag. */
+		fresh = proto_not_modified(req, buf, r->this_update);
 	} else if ((rc = gw_response_header(resp, "Cache-Control", "no-store")) != 0) {
 		return rc;
 	}
+	if (fresh)
+		return gw_response_set(resp, 304, NULL, NULL, 0);
 	rc = gw_response_take(resp, 200, CT_RESP, r->der.data, r->der.size);
 	if (rc == 0) {
 		r->der.data = NULL;
@@ -298,7 +307,7 @@ ocsp_handle(struct gw_request *req, struct gw_response *resp)
 	if (r.status != BE_OCSP_SUCCESSFUL)
 		gw_log(GW_LOG_INFO, "id=%s: ocsp: peer %s: OCSP status %d: %s", req->id,
 		       req->peer ? req->peer : "-", (int)r.status, e.msg);
-	rc = send_reply(resp, &r, get);
+	rc = send_reply(req, resp, &r, get);
 out:
 	be_ocsp_reply_clear(&r);
 	free(der);

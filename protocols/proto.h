@@ -19,4 +19,10 @@ extern const struct gw_adapter proto_iot_adapter;
 extern const struct gw_adapter proto_ocsp_adapter;
 extern const struct gw_adapter proto_crl_adapter;
 
+/* Conditional GET (RFC 9110 13.1.2, 13.1.3; 13.2.2 order): true when req's If-None-Match
+ * names etag (a quoted entity tag, weak comparison) or "*", or, without If-None-Match, its
+ * If-Modified-Since (an IMF-fixdate) is not before modified: the answer is then 304.
+ * protocols/crl.c. */
+bool proto_not_modified(const struct gw_request *req, const char *etag, time_t modified);
+
 #endif

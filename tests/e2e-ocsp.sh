@@ -171,6 +171,48 @@ ok $? "/ocsp/get: Expires, Last-Modified, ETag"
 out=$(openssl ocsp -respin get.der -issuer "$ISS" -cert good.pem -CAfile "$CHAIN" 2>&1)
 like "$out" "good.pem: good" "/ocsp/get: openssl reads a good answer"
 like "$out" "Response verify OK" "/ocsp/get: ... and verifies it"
+# Conditional GET (RFC 5019 6.2, RFC 9110 13.1.2, 13.1.3): a cache holding the current answer
+# revalidates with 304, no body, the same ETag and caching headers.
+etag=$(tr -d '\r' <get.h | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+lm=$(tr -d '\r' <get.h | sed -n 's/^[Ll]ast-[Mm]odified: //p')
+is "$(curl -s -D c304.h -o c.out -w '%{http_code} %{size_download}' -H "If-None-Match: $etag" "$URL/$enc")" \
+	"304 0" "/ocsp/get/conditional: If-None-Match with the current ETag: 304, no body"
+is "$(tr -d '\r' <c304.h | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')" "$etag" \
+	"/ocsp/get/conditional: the 304 carries the ETag (RFC 9110 15.4.5)"
+grep -qiE '^cache-control: max-age=[0-9]+, public, no-transform, must-revalidate' c304.h &&
+	grep -qiE '^expires: ' c304.h
+ok $? "/ocsp/get/conditional: the 304 carries Cache-Control and Expires"
+is "$(curl -s -o c.out -w '%{http_code}' -H "If-None-Match: \"x\", W/$etag" "$URL/$enc")" 304 \
+	"/ocsp/get/conditional: If-None-Match list, weak comparison: 304"
+is "$(curl -s -o c.out -w '%{http_code}' -H 'If-None-Match: "other"' "$URL/$enc")" 200 \
+	"/ocsp/get/conditional: another ETag: 200"
+cmp -s c.out get.der
+ok $? "/ocsp/get/conditional: ... with the same cached answer"
+is "$(curl -s -o c.out -w '%{http_code}' -H "If-Modified-Since: $lm" "$URL/$enc")" 304 \
+	"/ocsp/get/conditional: If-Modified-Since at Last-Modified: 304"
+is "$(curl -s -o c.out -w '%{http_code}' -H 'If-Modified-Since: Thu, 01 Jan 2015 00:00:00 GMT' "$URL/$enc")" 200 \
+	"/ocsp/get/conditional: If-Modified-Since before Last-Modified: 200"
+is "$(curl -s -o c.out -w '%{http_code}' -H 'If-None-Match: "other"' -H "If-Modified-Since: $lm" "$URL/$enc")" \
+	200 "/ocsp/get/conditional: If-None-Match decides over If-Modified-Since (RFC 9110 13.2.2)"
+is "$(curl -s -o c.out -w '%{http_code}' -H "If-None-Match: $etag" -H 'Content-Type: application/ocsp-request' \
+	--data-binary @get.req "$URL")" 200 "/ocsp/post/conditional: POST answers are never 304"
+# A revocation changes the answer: the cache's old ETag and date no longer match.
+issue cond est-device client-cond
+openssl ocsp -issuer "$ISS" -cert cond.pem -no_nonce -reqout cond.req >/dev/null 2>&1
+enc2=$(base64 -w0 cond.req | $PY -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.stdin.read().strip(), safe=""))')
+curl -s -D cond.h -o cond.der "$URL/$enc2"
+etag2=$(tr -d '\r' <cond.h | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+lm2=$(tr -d '\r' <cond.h | sed -n 's/^[Ll]ast-[Mm]odified: //p')
+is "$(curl -s -o c.out -w '%{http_code}' -H "If-None-Match: $etag2" "$URL/$enc2")" 304 \
+	"/ocsp/get/conditional-revoked: 304 while good"
+sleep 1		# Last-Modified has whole seconds
+"$CG" revoke -c "$C" "$(serial_of cond.pem)" --reason superseded >/dev/null 2>&1
+is "$(curl -s -o c2.der -w '%{http_code}' -H "If-None-Match: $etag2" "$URL/$enc2")" 200 \
+	"/ocsp/get/conditional-revoked: after the revocation the old ETag gets 200"
+like "$(openssl ocsp -respin c2.der -issuer "$ISS" -cert cond.pem -CAfile "$CHAIN" 2>&1)" \
+	"cond.pem: revoked" "/ocsp/get/conditional-revoked: ... with the revoked answer"
+is "$(curl -s -o c.out -w '%{http_code}' -H "If-Modified-Since: $lm2" "$URL/$enc2")" 200 \
+	"/ocsp/get/conditional-revoked: and the old Last-Modified gets 200"
 st=$(curl -s -D post.h -o /dev/null -w '%{http_code}' -H 'Content-Type: application/ocsp-request' \
 	--data-binary @get.req "$URL")
 grep -qi '^cache-control: no-store' post.h
