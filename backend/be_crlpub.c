@@ -417,9 +417,10 @@ find_name(struct be_crlpub *pub, const char *name)
 /* Stored key label as an issuer: a new entry when it first acts as a CA, the entry's CA
  * replaced when its certificate changed.  Keys that cannot act as a CA (no certificate, not
  * a CA certificate, not valid now, sign false: be_keystore_ca) are passed over; an entry
- * stays once made, so a deleted key's last CRL is kept current.  Under build_mu. */
+ * whose certificate was replaced by one that cannot keeps its CA.  *keep: label has an
+ * entry after the call.  Under build_mu. */
 static int
-ks_one(struct be_crlpub *pub, const char *label, struct be_err *e)
+ks_one(struct be_crlpub *pub, const char *label, bool *keep, struct be_err *e)
 {
 	struct be_ks_key *k = NULL;
 	struct be_ca *ca = NULL, *old = NULL;
@@ -433,15 +434,15 @@ ks_one(struct be_crlpub *pub, const char *label, struct be_err *e)
 	pc = find_name(pub, name);
 	if (pc != NULL && pc->owned == NULL)
 		goto out;		/* a configured CA has that name: it wins */
-	pc = NULL;
 	if ((rc = be_keystore_key_get(pub->ks, label, &k, e)) != BE_OK) {
 		if (rc == BE_E_NOTFOUND)
 			rc = BE_OK;	/* deleted since the listing */
 		goto out;
 	}
 	if (k->cert.size == 0)
-		goto out;
-	pc = find_name(pub, name);
+		goto out;		/* its certificate was deleted: no CA any more */
+	if (pc != NULL)
+		*keep = true;
 	if (pc != NULL && pc->ca->chain[0].size == k->cert.size &&
 	    memcmp(pc->ca->chain[0].data, k->cert.data, k->cert.size) == 0)
 		goto out;		/* unchanged */
@@ -482,6 +483,7 @@ ks_one(struct be_crlpub *pub, const char *label, struct be_err *e)
 	pub->cas[pub->n++] = fresh;
 	fresh = NULL;
 	pthread_mutex_unlock(&pub->mu);
+	*keep = true;
 out:
 	pub_ca_free(fresh);
 	be_ca_free(old);
@@ -490,21 +492,49 @@ out:
 	return rc;
 }
 
-/* Every key of the key store that acts as a CA gets its CRL (ks_one).  Under build_mu. */
+/* Every key of the key store that acts as a CA gets its CRL (ks_one).  A key deleted (its
+ * material destroyed) or whose certificate was deleted loses its CRL: the signing handle
+ * is dropped with it.  Under build_mu. */
 static int
 ks_discover(struct be_crlpub *pub, struct be_err *e)
 {
-	char **labels = NULL;
-	size_t n = 0, i;
+	char **labels = NULL, name[72];
+	bool *keep = NULL;
+	size_t n = 0, i, j, o;
 	int rc;
 
 	if (pub->ks == NULL)
 		return BE_OK;
 	if ((rc = be_keystore_key_list(pub->ks, &labels, &n, e)) != BE_OK)
 		goto out;
-	for (i = 0; i < n && rc == BE_OK; i++)
-		rc = ks_one(pub, labels[i], e);
+	if ((keep = calloc(pub->n + n + 1, sizeof(*keep))) == NULL) {
+		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n && rc == BE_OK; i++) {
+		bool k = false;
+
+		rc = ks_one(pub, labels[i], &k, e);
+		if (k && ks_name(labels[i], name, sizeof(name)))
+			for (j = 0; j < pub->n; j++)
+				if (strcmp(pub->cas[j]->name, name) == 0)
+					keep[j] = true;
+	}
+	if (rc != BE_OK)
+		goto out;
+	pthread_mutex_lock(&pub->mu);
+	for (i = o = 0; i < pub->n; i++) {
+		struct pub_ca *pc = pub->cas[i];
+
+		if (pc->owned == NULL || keep[i])
+			pub->cas[o++] = pc;
+		else
+			pub_ca_free(pc);
+	}
+	pub->n = o;
+	pthread_mutex_unlock(&pub->mu);
 out:
+	free(keep);
 	be_strv_free(labels, n);
 	return rc;
 }

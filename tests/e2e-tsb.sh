@@ -589,6 +589,8 @@ like "$(openssl verify -crl_check -CAfile plain-chain.pem -CRLfile plain-crl.pem
 	"certificate revoked" "/tsb-crl/verify: openssl verify -crl_check: the revoked one is revoked"
 like "$(openssl verify -crl_check -CAfile plain-chain.pem -CRLfile plain-crl.pem plain-good.pem 2>&1 | tr '\n' ' ')" \
 	"plain-good.pem: OK" "/tsb-crl/verify: openssl verify -crl_check: the good one is OK"
+like "$(curl -s "$H/metrics")" 'certgate_crl_entries\{ca="tsb-CA.plain",shard="all"\} 1' \
+	"/tsb-crl/metrics: /metrics has its size in entries"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$H/crl/tsb-no.such.key.crl")" 404 \
 	"/tsb-crl/unknown: a key that does not exist has no CRL (404)"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$H/crl/tsb-sub_certificate_key.crl")" 404 \
@@ -679,6 +681,10 @@ DID=$(j 'd["signRequestId"]')
 call DELETE /v1/key/CA.lock "$KM"
 is "$ST:$(j 'd["cancelledRequests"]')" "200:1" "/delete: CA.lock destroyed, its pending request too"
 is "$(status_of "$DID")" CANCELLED "/delete: that request is CANCELLED"
+is "$(curl -s -o ska.crl -w '%{http_code}' "$H/crl/tsb-CA.approver.securosys.com.crl")" 200 \
+	"/tsb-crl/policy-key: the approval-protected CA key has its CRL too"
+like "$(openssl crl -inform DER -in ska.crl -CAfile CA.approver.securosys.com.pem -noout 2>&1)" \
+	"verify OK" "/tsb-crl/policy-key: signed with that key"
 sign_req CA.approver.securosys.com secret sub2.csr
 call POST /v1/certificate/sign "$KO" sign.json
 PID2=$(j 'd["signRequestId"]')
@@ -687,6 +693,14 @@ is "$ST:$(j 'd["cancelledRequests"]')" "200:1" "/delete: the CA key, with its pe
 is "$(status_of "$PID2")" CANCELLED "/delete: its pending request is CANCELLED"
 call GET /v1/key/CA.approver.securosys.com/attributes "$KM"
 is "$ST:$(j 'd["errorCode"]')" "404:650" "/delete: the key is gone (errorCode 650)"
+for _ in $(seq 50); do
+	crl_st=$(curl -s -o /dev/null -w '%{http_code}' "$H/crl/tsb-CA.approver.securosys.com.crl")
+	[ "$crl_st" = 404 ] && break
+	sleep 0.2
+done
+is "$crl_st" 404 "/tsb-crl/deleted: a destroyed key's CRL is gone (no copy of the key signs on)"
+is "$(curl -s -o /dev/null -w '%{http_code}' "$H/crl/tsb-CA.plain.crl")" 200 \
+	"/tsb-crl/deleted: the other keys' CRLs stay"
 call GET /v1/key "$KM"
 is "$(j 'sorted(d)')" '["CA.plain", "CA.short", "SUB.approver.securosys.com", "export-me", "sub_certificate_key"]' \
 	"/delete: the others remain"
