@@ -13,7 +13,11 @@ unit_tests = \
 	tests/test-gw-framing \
 	tests/test-be-cms \
 	tests/test-be-keystore \
-	tests/test-be-keypool
+	tests/test-be-keypool \
+	tests/test-be-hex \
+	tests/test-be-utf8 \
+	tests/test-be-pct \
+	tests/test-be-buf
 check_PROGRAMS += $(unit_tests) tests/gw-echo-server
 TESTS += $(unit_tests)
 
@@ -30,6 +34,10 @@ tests_gw_echo_server_LDADD = $(TEST_LDADD)
 tests_test_be_cms_LDADD = $(TEST_LDADD)
 tests_test_be_keystore_LDADD = $(TEST_LDADD)
 tests_test_be_keypool_LDADD = $(TEST_LDADD)
+tests_test_be_hex_LDADD = $(TEST_LDADD)
+tests_test_be_utf8_LDADD = $(TEST_LDADD)
+tests_test_be_pct_LDADD = $(TEST_LDADD)
+tests_test_be_buf_LDADD = $(TEST_LDADD)
 
 # Benchmark (not part of make check): `make bench`.
 EXTRA_PROGRAMS = tests/bench/bench-ceiling tests/bench/bench-load
