@@ -468,35 +468,18 @@ static int
 check_friendly_name(const char *s, struct be_err *e)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	unsigned long cp;
-	size_t chars = 0, need, i;
+	uint32_t cp;
+	size_t chars = 0, need, n = strlen(s);
 	bool valid = true;
 	int rc = BE_OK;
 
 	while (valid && *p != '\0') {
-		if (p[0] < 0x80) {
-			cp = p[0];
-			need = 0;
-		} else if ((p[0] & 0xe0) == 0xc0) {
-			cp = p[0] & 0x1f;
-			need = 1;
-		} else if ((p[0] & 0xf0) == 0xe0) {
-			cp = p[0] & 0x0f;
-			need = 2;
-		} else {
-			valid = false;	/* a continuation byte, or a form beyond the BMP */
+		need = be_utf8_next(p, n - (size_t)(p - (const unsigned char *)s), &cp);
+		if (need == 0 || cp > 0xffff || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+			valid = false;
 			break;
 		}
-		for (i = 1; valid && i <= need; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				valid = false;	/* also stops at the terminating NUL */
-			else
-				cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if (!valid || (need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
-			valid = false;
-		p += need + 1;
+		p += need;
 		chars++;
 	}
 	if (!valid)
