@@ -18,8 +18,8 @@
 
 #include "be_csr.h"
 #include "be_issue.h"
-#include "be_pct.h"
 #include "be_json.h"
+#include "be_pct.h"
 #include "gw.h"
 
 #define C BE_E_CONFIG
