@@ -10,6 +10,7 @@
 
 #include "be_asn1.h"
 #include "be_key.h"
+#include "be_utf8.h"
 
 /* More certificates than any real chain has; bounds the work per call. */
 #define ENCODE_CERTS_MAX 16
@@ -467,35 +468,18 @@ static int
 check_friendly_name(const char *s, struct be_err *e)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	unsigned long cp;
-	size_t chars = 0, need, i;
+	uint32_t cp;
+	size_t chars = 0, need, n = strlen(s);
 	bool valid = true;
 	int rc = BE_OK;
 
 	while (valid && *p != '\0') {
-		if (p[0] < 0x80) {
-			cp = p[0];
-			need = 0;
-		} else if ((p[0] & 0xe0) == 0xc0) {
-			cp = p[0] & 0x1f;
-			need = 1;
-		} else if ((p[0] & 0xf0) == 0xe0) {
-			cp = p[0] & 0x0f;
-			need = 2;
-		} else {
-			valid = false;	/* a continuation byte, or a form beyond the BMP */
+		need = be_utf8_next(p, n - (size_t)(p - (const unsigned char *)s), &cp);
+		if (need == 0 || cp > 0xffff || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+			valid = false;
 			break;
 		}
-		for (i = 1; valid && i <= need; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				valid = false;	/* also stops at the terminating NUL */
-			else
-				cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if (!valid || (need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
-			valid = false;
-		p += need + 1;
+		p += need;
 		chars++;
 	}
 	if (!valid)
@@ -606,8 +590,8 @@ static int
 utf16be(const char *s, bool nul, gnutls_datum_t *out, struct be_err *e)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), o = 0, need, i;
-	unsigned long cp;
+	size_t n = strlen(s), o = 0, need;
+	uint32_t cp;
 	unsigned char *buf = NULL;
 	int rc = BE_OK;
 
@@ -618,36 +602,14 @@ utf16be(const char *s, bool nul, gnutls_datum_t *out, struct be_err *e)
 		goto out;
 	}
 	while (*p != '\0') {
-		if (p[0] < 0x80) {
-			cp = p[0];
-			need = 0;
-		} else if ((p[0] & 0xe0) == 0xc0) {
-			cp = p[0] & 0x1f;
-			need = 1;
-		} else if ((p[0] & 0xf0) == 0xe0) {
-			cp = p[0] & 0x0f;
-			need = 2;
-		} else if ((p[0] & 0xf8) == 0xf0) {
-			cp = p[0] & 0x07;
-			need = 3;
-		} else {
-			rc = be_err_set(e, BE_E_MALFORMED, "PKCS#12 password is not UTF-8");
-			goto out;
-		}
-		for (i = 1; i <= need; i++) {
-			if ((p[i] & 0xc0) != 0x80) {
-				rc = be_err_set(e, BE_E_MALFORMED, "PKCS#12 password is not UTF-8");
-				goto out;
-			}
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+		need = be_utf8_next(p, n - (size_t)(p - (const unsigned char *)s), &cp);
+		if (need == 0) {
 			rc = be_err_set(e, BE_E_MALFORMED, "PKCS#12 password is not UTF-8");
 			goto out;
 		}
 		if (cp >= 0x10000) {
-			unsigned long hi = 0xd800 + ((cp - 0x10000) >> 10);
-			unsigned long lo = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+			uint32_t hi = 0xd800 + ((cp - 0x10000) >> 10);
+			uint32_t lo = 0xdc00 + ((cp - 0x10000) & 0x3ff);
 
 			buf[o++] = (unsigned char)(hi >> 8);
 			buf[o++] = (unsigned char)hi;
@@ -657,7 +619,7 @@ utf16be(const char *s, bool nul, gnutls_datum_t *out, struct be_err *e)
 			buf[o++] = (unsigned char)(cp >> 8);
 			buf[o++] = (unsigned char)cp;
 		}
-		p += need + 1;
+		p += need;
 	}
 	if (nul) {
 		buf[o++] = 0;

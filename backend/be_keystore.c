@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "be_csr.h"
+#include "be_hex.h"
 #include "be_json.h"
 #include "be_key.h"
 #include "be_cert.h"
@@ -125,19 +126,6 @@ alg_parse(const char *s, enum be_key_alg *out)
 
 /* ---------------------------------------------------------------- small helpers */
 
-static void
-hex_encode(const unsigned char *in, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int
 random_uid(char out[33], struct be_err *e)
 {
@@ -145,7 +133,7 @@ random_uid(char out[33], struct be_err *e)
 
 	if (gnutls_rnd(GNUTLS_RND_NONCE, r, sizeof(r)) < 0)
 		return be_err_set(e, BE_E_CRYPTO, "random number generator failed");
-	hex_encode(r, sizeof(r), out);
+	be_hex_encode(r, sizeof(r), out);
 	return BE_OK;
 }
 
@@ -160,7 +148,7 @@ random_uuid(char out[BE_KS_ID_LEN], struct be_err *e)
 		return be_err_set(e, BE_E_CRYPTO, "random number generator failed");
 	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
 	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-	hex_encode(r, sizeof(r), hex);
+	be_hex_encode(r, sizeof(r), hex);
 	snprintf(out, BE_KS_ID_LEN, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
 		 hex + 16, hex + 20);
 	return BE_OK;

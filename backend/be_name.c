@@ -13,6 +13,7 @@
 #include <idn2.h>
 
 #include "be.h"
+#include "be_utf8.h"
 
 #define NAME_MAX_RDNS 32
 #define SANS_MAX 64
@@ -103,42 +104,17 @@ enum text_fault {
 static enum text_fault
 text_check(const unsigned char *s, size_t len, size_t *nchars)
 {
-	size_t i = 0, n = 0, k, more;
-	unsigned long cp;
-	unsigned char b;
+	size_t i = 0, n = 0, k;
+	uint32_t cp;
 
 	while (i < len) {
-		b = s[i];
-		if (b < 0x80) {
-			cp = b;
-			more = 0;
-		} else if (b >= 0xc2 && b <= 0xdf) {
-			cp = b & 0x1f;
-			more = 1;
-		} else if (b >= 0xe0 && b <= 0xef) {
-			cp = b & 0x0f;
-			more = 2;
-		} else if (b >= 0xf0 && b <= 0xf4) {
-			cp = b & 0x07;
-			more = 3;
-		} else {
-			return TEXT_UTF8;
-		}
-		if (more > len - i - 1)
-			return TEXT_UTF8;
-		for (k = 1; k <= more; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return TEXT_UTF8;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((more == 2 && cp < 0x800) || (more == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		if ((k = be_utf8_next(s + i, len - i, &cp)) == 0)
 			return TEXT_UTF8;
 		if (cp == 0)
 			return TEXT_NUL;
 		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
 			return TEXT_CONTROL;
-		i += more + 1;
+		i += k;
 		n++;
 	}
 	*nchars = n;

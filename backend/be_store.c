@@ -30,6 +30,7 @@
 
 #include <sqlite3.h>
 
+#include "be_hex.h"
 #include "be_stats.h"
 #include "be_store.h"
 
@@ -439,18 +440,6 @@ now_s(void)
 	return (int64_t)time(NULL);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Canonical form of a byte string written in hex (len bytes at in, colons allowed between
  * digits): lower case, an even number of digits, and with strip, no leading zero octets
@@ -467,7 +456,7 @@ hex_canon(const char *in, size_t len, bool strip, char *out, size_t outsz)
 	for (i = 0; i < len; i++) {
 		if (in[i] == ':')
 			continue;
-		if (hexval(in[i]) < 0) {
+		if (be_hex_digit((unsigned char)in[i]) < 0) {
 			rc = BE_E_MALFORMED;
 			goto out;
 		}
@@ -502,7 +491,7 @@ hex_canon(const char *in, size_t len, bool strip, char *out, size_t outsz)
 		if (lead && strip && in[i] == '0')
 			continue;
 		lead = false;
-		out[o++] = "0123456789abcdef"[hexval(in[i])];
+		out[o++] = "0123456789abcdef"[be_hex_digit((unsigned char)in[i])];
 	}
 	out[o] = '\0';
 out:

@@ -30,7 +30,11 @@ backend_libbackend_a_SOURCES = \
 	backend/be_stats.h backend/be_stats.c \
 	backend/be_keypool.h backend/be_keypool.c \
 	backend/be_goodkey.h backend/be_goodkey.c \
-	backend/be_ocsp.h backend/be_ocsp.c
+	backend/be_ocsp.h backend/be_ocsp.c \
+	backend/be_hex.h backend/be_hex.c \
+	backend/be_utf8.h backend/be_utf8.c \
+	backend/be_pct.h backend/be_pct.c \
+	backend/be_buf.h backend/be_buf.c
 
 # ASN.1 modules: each backend/NAME.asn becomes NAME_asn1_tab.c, loaded by be_asn1.c.
 asn1_tabs = backend/certgate_asn1_tab.c backend/cms_asn1_tab.c backend/est_asn1_tab.c \

@@ -14,6 +14,7 @@
 #include <gnutls/crypto.h>
 
 #include "be_csr.h"
+#include "be_hex.h"
 #include "be_presented.h"
 #include "gw.h"
 
@@ -65,18 +66,6 @@ out:
 		free(dec);
 	}
 	return rc;
-}
-
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* ---------------------------------------------------------------- password hashes */
@@ -316,10 +305,9 @@ apikey_digest(const char *key, size_t len, unsigned char out[32])
 int
 gw_auth_hash_api_key(const char *key, char **out)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char d[32];
 	char *s = NULL;
-	size_t i, len, pl = strlen(APIKEY_PREFIX);
+	size_t len, pl = strlen(APIKEY_PREFIX);
 	int rc;
 
 	*out = NULL;
@@ -341,11 +329,7 @@ gw_auth_hash_api_key(const char *key, char **out)
 		goto out;
 	}
 	memcpy(s, APIKEY_PREFIX, pl);
-	for (i = 0; i < 32; i++) {
-		s[pl + 2 * i] = hex[d[i] >> 4];
-		s[pl + 2 * i + 1] = hex[d[i] & 15];
-	}
-	s[pl + 64] = '\0';
+	be_hex_encode(d, sizeof(d), s + pl);
 	*out = s;
 	s = NULL;
 	rc = 0;
@@ -359,19 +343,11 @@ out:
 static int
 apikey_parse(const char *s, unsigned char out[32])
 {
-	size_t i, pl = strlen(APIKEY_PREFIX);
-	int hi, lo;
+	size_t pl = strlen(APIKEY_PREFIX);
 
 	if (s == NULL || strncmp(s, APIKEY_PREFIX, pl) != 0 || strnlen(s + pl, 65) != 64)
 		return -1;
-	for (i = 0; i < 32; i++) {
-		hi = hex_value((unsigned char)s[pl + 2 * i]);
-		lo = hex_value((unsigned char)s[pl + 2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (unsigned char)((hi << 4) | lo);
-	}
-	return 0;
+	return be_hex_decode(s + pl, 64, out, 32, 0);
 }
 
 int

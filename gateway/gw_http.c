@@ -31,8 +31,10 @@
 
 #include <microhttpd.h>
 
+#include "be_hex.h"
 #include "be_issue.h"
 #include "be_keypool.h"
+#include "be_pct.h"
 #include "gw.h"
 
 /* RFC 8996: TLS 1.0 and 1.1 are never offered, whatever the configuration says. */
@@ -116,18 +118,6 @@ static const unsigned char empty_body[1];
 
 /* ---------------------------------------------------------------- small helpers */
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads a whole (PEM) file into a NUL-terminated buffer. */
 static int
 read_pem(const char *what, const char *path, char **out, size_t *outlen, struct be_err *e)
@@ -194,28 +184,16 @@ out:
 static int
 pct_decode(const char *in, char **out)
 {
-	size_t i, o = 0, len = strlen(in);
+	size_t len = strlen(in);
 	char *s = NULL;
-	int hi, lo, rc = -1;
+	int rc = -1;
 
 	*out = NULL;
 	s = malloc(len + 1);
 	if (s == NULL)
 		goto out;
-	for (i = 0; i < len; i++) {
-		if (in[i] != '%') {
-			s[o++] = in[i];
-			continue;
-		}
-		/* a NUL terminator is no hex digit, so this never reads past it */
-		hi = hexval((unsigned char)in[i + 1]);
-		lo = hi >= 0 ? hexval((unsigned char)in[i + 2]) : -1;
-		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-			goto out;
-		s[o++] = (char)((hi << 4) | lo);
-		i += 2;
-	}
-	s[o] = '\0';
+	if (be_pct_decode(in, len, BE_PCT_NO_NUL, s, NULL) != 0)
+		goto out;
 	*out = s;
 	s = NULL;
 	rc = 0;
@@ -240,7 +218,8 @@ path_refusal(const char *p)
 			return "RFC 3986 section 2: invalid character in path";
 		if (c != '%')
 			continue;
-		if (hexval((unsigned char)p[i + 1]) < 0 || hexval((unsigned char)p[i + 2]) < 0)
+		if (be_hex_digit((unsigned char)p[i + 1]) < 0 ||
+		    be_hex_digit((unsigned char)p[i + 2]) < 0)
 			return "RFC 3986 section 2.1: malformed percent-encoding in path";
 		if (p[i + 1] == '0' && p[i + 2] == '0')
 			return "encoded NUL (%00) in path";
@@ -428,7 +407,6 @@ peer_text(struct MHD_Connection *mhd, char *buf, size_t cap)
 static int
 conn_start(struct gw_conn *c, const char *url, const char *method)
 {
-	static const char hex[] = "0123456789abcdef";
 	static atomic_uint_fast64_t fallback;
 	unsigned char rnd[8];
 	uint64_t n;
@@ -449,11 +427,7 @@ conn_start(struct gw_conn *c, const char *url, const char *method)
 			rnd[i] = (unsigned char)(n >> (8 * (sizeof(rnd) - 1 - i)));
 		rnd[0] = 0xff;
 	}
-	for (i = 0; i < sizeof(rnd); i++) {
-		c->req.id[2 * i] = hex[rnd[i] >> 4];
-		c->req.id[2 * i + 1] = hex[rnd[i] & 15];
-	}
-	c->req.id[16] = '\0';
+	be_hex_encode(rnd, sizeof(rnd), c->req.id);
 	c->method = strdup(method != NULL ? method : "");
 	c->path = strdup(url != NULL ? url : "");
 	if (c->method == NULL || c->path == NULL)

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "be_json.h"
+#include "be_utf8.h"
 #include "gw.h"
 
 #define LINE_MAX_BYTES 8192
@@ -159,34 +160,6 @@ kv(struct line *l, const char *key, const char *value)
 	puts_(l, value);
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629), 0 when invalid. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	size_t n, i;
-	unsigned long cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 /* s as text: control characters become '?', so one message stays one line. */
 static void
 put_text(struct line *l, const char *s)
@@ -222,7 +195,7 @@ put_json_str(struct line *l, const char *s)
 		} else if (*p < 0x20 || *p == 0x7f) {
 			putf(l, "\\u%04x", *p);
 			p++;
-		} else if ((n = utf8_len(p)) == 0) {
+		} else if ((n = be_utf8_next(p, strnlen((const char *)p, 4), NULL)) == 0) {
 			puts_(l, "\\ufffd");
 			p++;
 		} else {

@@ -19,6 +19,7 @@
 #include "be_csr.h"
 #include "be_issue.h"
 #include "be_json.h"
+#include "be_pct.h"
 #include "gw.h"
 #include "gw_proxy.h"
 
@@ -323,18 +324,6 @@ gw_proxy_warnings(const struct gw_config *cfg)
 
 /* ---------------------------------------------------------------- forwarded headers */
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 gw_proxy_cert_from_header(const char *v, gnutls_datum_t *out, struct be_err *e)
 {
@@ -342,7 +331,7 @@ gw_proxy_cert_from_header(const char *v, gnutls_datum_t *out, struct be_err *e)
 	size_t len = strlen(v), i, o = 0;
 	unsigned char *pem = NULL, *der = NULL;
 	size_t der_len = 0;
-	int hi, lo, rc;
+	int rc;
 
 	if (len > CERT_HEADER_MAX) {
 		rc = be_err_set(e, BE_E_MALFORMED, "longer than %u bytes", CERT_HEADER_MAX);
@@ -352,22 +341,11 @@ gw_proxy_cert_from_header(const char *v, gnutls_datum_t *out, struct be_err *e)
 		rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < len; i++) {
-		if (v[i] != '%') {
-			pem[o++] = (unsigned char)v[i];
-			continue;
-		}
-		hi = hexval((unsigned char)v[i + 1]);
-		lo = hi >= 0 ? hexval((unsigned char)v[i + 2]) : -1;
-		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-			rc = be_err_set(e, BE_E_MALFORMED, "malformed percent-encoding (RFC 3986 "
-					"section 2.1)");
-			goto out;
-		}
-		pem[o++] = (unsigned char)((hi << 4) | lo);
-		i += 2;
+	if (be_pct_decode(v, len, BE_PCT_NO_NUL, (char *)pem, &o) != 0) {
+		rc = be_err_set(e, BE_E_MALFORMED, "malformed percent-encoding (RFC 3986 "
+				"section 2.1)");
+		goto out;
 	}
-	pem[o] = '\0';
 	for (i = 0; i < o && (pem[i] == ' ' || pem[i] == '\t' || pem[i] == '\r' ||
 			      pem[i] == '\n'); i++)
 		;

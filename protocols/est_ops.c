@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "be_buf.h"
 #include "be_cert.h"
 #include "be_presented.h"
 #include "est.h"
@@ -277,46 +278,10 @@ request_data(const struct est_call *c)
 
 /* ---------------------------------------------------------------- replies */
 
-struct buf {
-	unsigned char *p;
-	size_t len, cap;
-};
-
-static int
-buf_add(struct buf *b, const void *d, size_t n)
-{
-	unsigned char *np;
-	size_t cap;
-
-	if (n > b->cap - b->len) {
-		cap = b->cap > 0 ? b->cap : 1024;
-		while (cap - b->len < n)
-			cap *= 2;
-		if ((np = malloc(cap)) == NULL)
-			return BE_E_NOMEM;
-		if (b->p != NULL) {
-			memcpy(np, b->p, b->len);
-			be_memzero(b->p, b->cap);
-			free(b->p);
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-	return BE_OK;
-}
-
-static int
-buf_str(struct buf *b, const char *s)
-{
-	return buf_add(b, s, strlen(s));
-}
-
 /* One body part (RFC 2046 5.1.1): its headers (CRLF), the base64 of der (LF lines, as in
  * single-part replies), then the CRLF that belongs to the next delimiter. */
 static int
-buf_part(struct buf *b, const char *boundary, const char *ct, const gnutls_datum_t *der)
+buf_part(struct be_buf *b, const char *boundary, const char *ct, const gnutls_datum_t *der)
 {
 	char *text = NULL;
 	size_t tlen = 0;
@@ -324,10 +289,11 @@ buf_part(struct buf *b, const char *boundary, const char *ct, const gnutls_datum
 
 	if ((rc = est_base64_lines(der->data, der->size, &text, &tlen)) != BE_OK)
 		goto out;
-	if ((rc = buf_str(b, "--")) != BE_OK || (rc = buf_str(b, boundary)) != BE_OK ||
-	    (rc = buf_str(b, "\r\nContent-Type: ")) != BE_OK || (rc = buf_str(b, ct)) != BE_OK ||
-	    (rc = buf_str(b, "\r\nContent-Transfer-Encoding: base64\r\n\r\n")) != BE_OK ||
-	    (rc = buf_add(b, text, tlen)) != BE_OK || (rc = buf_str(b, "\r\n")) != BE_OK)
+	if ((rc = be_buf_str(b, "--")) != BE_OK || (rc = be_buf_str(b, boundary)) != BE_OK ||
+	    (rc = be_buf_str(b, "\r\nContent-Type: ")) != BE_OK ||
+	    (rc = be_buf_str(b, ct)) != BE_OK ||
+	    (rc = be_buf_str(b, "\r\nContent-Transfer-Encoding: base64\r\n\r\n")) != BE_OK ||
+	    (rc = be_buf_add(b, text, tlen)) != BE_OK || (rc = be_buf_str(b, "\r\n")) != BE_OK)
 		goto out;
 out:
 	if (text != NULL) {
@@ -366,7 +332,7 @@ static int
 reply_keygen(struct est_call *c, const struct est_decrypt_key *k, const struct be_result *res,
 	     struct be_err *e)
 {
-	struct buf b = { NULL, 0, 0 };
+	struct be_buf b = { NULL, 0, 0, 0, true };
 	gnutls_datum_t keyder = { NULL, 0 }, p7 = { NULL, 0 };
 	unsigned char rnd[12];
 	char boundary[48], ct[96];
@@ -388,8 +354,8 @@ reply_keygen(struct est_call *c, const struct est_decrypt_key *k, const struct b
 	if ((rc = buf_part(&b, boundary, k != NULL ? CT_SERVER_KEY : "application/pkcs8",
 			   k != NULL ? &keyder : &res->key_out)) != BE_OK ||
 	    (rc = buf_part(&b, boundary, CT_CERTS_ONLY, &p7)) != BE_OK ||
-	    (rc = buf_str(&b, "--")) != BE_OK || (rc = buf_str(&b, boundary)) != BE_OK ||
-	    (rc = buf_str(&b, "--\r\n")) != BE_OK) {
+	    (rc = be_buf_str(&b, "--")) != BE_OK || (rc = be_buf_str(&b, boundary)) != BE_OK ||
+	    (rc = be_buf_str(&b, "--\r\n")) != BE_OK) {
 		rc = be_err_set(e, rc, "out of memory");
 		goto out;
 	}
@@ -400,10 +366,7 @@ reply_keygen(struct est_call *c, const struct est_decrypt_key *k, const struct b
 	if (rc != 0)
 		rc = be_err_set(e, rc, "out of memory");
 out:
-	if (b.p != NULL) {
-		be_memzero(b.p, b.cap);
-		free(b.p);
-	}
+	be_buf_free(&b);
 	for (i = 0; i < sizeof(rnd); i++)
 		rnd[i] = 0;
 	be_datum_free(&keyder);

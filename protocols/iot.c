@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "be_cert.h"
+#include "be_hex.h"
 #include "be_json.h"
 #include "iot.h"
 
@@ -166,33 +167,15 @@ id_chars_ok(const char *s, size_t max)
 	return true;
 }
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
 /* "sha256$<64 lower-case hex>" (what gw_auth_hash_api_key writes) into out. */
 static bool
 passcode_hash_parse(const char *s, unsigned char out[32])
 {
-	size_t i, pl = strlen(PASSCODE_PREFIX);
-	int hi, lo;
+	size_t pl = strlen(PASSCODE_PREFIX);
 
 	if (strncmp(s, PASSCODE_PREFIX, pl) != 0 || strlen(s + pl) != 64)
 		return false;
-	for (i = 0; i < 32; i++) {
-		hi = hexval(s[pl + 2 * i]);
-		lo = hexval(s[pl + 2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
+	return be_hex_decode(s + pl, 64, out, 32, BE_HEX_LOWER) == 0;
 }
 
 static void

@@ -12,6 +12,8 @@
 #include <strings.h>
 
 #include "be_json.h"
+#include "be_pct.h"
+#include "be_utf8.h"
 #include "sesam.h"
 
 #define PART_HEADER_MAX 1024	/* bytes of one multipart header line */
@@ -19,47 +21,6 @@
 #define BOUNDARY_MAX 70		/* RFC 2046 section 5.1.1 */
 
 /* ---------------------------------------------------------------- fields */
-
-/* RFC 3629 section 4: well-formed UTF-8 (no overlong forms, no surrogates, <= U+10FFFF). */
-static bool
-utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0, k, n;
-	unsigned long cp;
-
-	while (i < len) {
-		unsigned char c = s[i];
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
 
 static bool
 name_valid(const char *name, size_t len)
@@ -102,7 +63,7 @@ field_add(struct sesam_form *f, const char *name, size_t nlen, char *value, size
 		rc = be_err_set(e, BE_E_MALFORMED, "%.*s: contains a NUL byte", (int)nlen, name);
 		goto out;
 	}
-	if (!utf8_valid((const unsigned char *)value, len)) {
+	if (!be_utf8_valid((const unsigned char *)value, len)) {
 		rc = be_err_set(e, BE_E_MALFORMED, "%.*s: not valid UTF-8 (RFC 3629)", (int)nlen,
 				name);
 		goto out;
@@ -313,46 +274,6 @@ charset_check(const char *ct, const char *what, struct be_err *e)
 /* ---------------------------------------------------------------- urlencoded */
 
 static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes in[0..len) with '+' as space into out (room for len + 1); *olen. */
-static int
-pct_decode(const unsigned char *in, size_t len, char *out, size_t *olen)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len; i++) {
-		if (in[i] == '+') {
-			out[o++] = ' ';
-		} else if (in[i] == '%') {
-			int hi, lo;
-
-			if (i + 2 >= len)
-				return -1;
-			hi = hexval(in[i + 1]);
-			lo = hexval(in[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			out[o++] = (char)((hi << 4) | lo);
-			i += 2;
-		} else {
-			out[o++] = (char)in[i];
-		}
-	}
-	*olen = o;
-	return 0;
-}
-
-static int
 form_urlencoded(const unsigned char *b, size_t len, struct sesam_form *f, struct be_err *e)
 {
 	char name[SESAM_MAX_NAME * 3 + 1];
@@ -374,7 +295,7 @@ form_urlencoded(const unsigned char *b, size_t len, struct sesam_form *f, struct
 					f->n + 1, SESAM_MAX_NAME);
 			goto out;
 		}
-		if (pct_decode(b + i, eq - i, name, &nlen) != 0) {
+		if (be_pct_decode((const char *)b + i, eq - i, BE_PCT_PLUS, name, &nlen) != 0) {
 			rc = be_err_set(e, BE_E_MALFORMED, "field %zu: '%%' in the name not followed "
 					"by two hex digits (RFC 3986 section 2.1)", f->n + 1);
 			goto out;
@@ -394,7 +315,7 @@ form_urlencoded(const unsigned char *b, size_t len, struct sesam_form *f, struct
 			rc = be_err_set(e, BE_E_NOMEM, "out of memory");
 			goto out;
 		}
-		if (pct_decode(b + eq + 1, vlen, value, &vlen) != 0) {
+		if (be_pct_decode((const char *)b + eq + 1, vlen, BE_PCT_PLUS, value, &vlen) != 0) {
 			rc = be_err_set(e, BE_E_MALFORMED, "%.*s: '%%' not followed by two hex digits "
 					"(RFC 3986 section 2.1)", (int)nlen, name);
 			goto out;

@@ -12,6 +12,7 @@
 
 #include "be_crlpub.h"
 #include "be_json.h"
+#include "be_utf8.h"
 #include "tsb.h"
 #include "tsb_body.h"
 
@@ -307,17 +308,6 @@ tsb_json_obj(const json_t *o, const char *path, const char *key, bool required,
 	return be_json_obj_m(o, path, key, required, TSB_JSON_MODE, out, BE_E_MALFORMED, e);
 }
 
-/* The UTF-8 length of the one code point at s, or 0. */
-static size_t
-one_code_point(const char *s, size_t len)
-{
-	unsigned char b = (unsigned char)s[0];
-	size_t n = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 :
-		   (b & 0xf8) == 0xf0 ? 4 : 0;
-
-	return n == len ? n : 0;
-}
-
 int
 tsb_password(const json_t *o, const char *path, const char *key, char **out, struct be_err *e)
 {
@@ -359,7 +349,8 @@ tsb_password(const json_t *o, const char *path, const char *key, char **out, str
 		size_t n;
 
 		if (!json_is_string(it) || json_string_length(it) == 0 ||
-		    (n = one_code_point(json_string_value(it), json_string_length(it))) == 0 ||
+		    (n = be_utf8_next((const unsigned char *)json_string_value(it),
+				      json_string_length(it), NULL)) != json_string_length(it) ||
 		    json_string_value(it)[0] == '\0') {
 			rc = be_err_set(e, BE_E_MALFORMED, "%s.%s[%zu]: must be a string of one "
 					"character", path, key, i);

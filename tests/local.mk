@@ -17,7 +17,11 @@ unit_tests = \
 	tests/test-be-keypool \
 	tests/test-be-goodkey \
 	tests/test-be-ocsp \
-	tests/test-be-crl
+	tests/test-be-crl \
+	tests/test-be-hex \
+	tests/test-be-utf8 \
+	tests/test-be-pct \
+	tests/test-be-buf
 check_PROGRAMS += $(unit_tests) tests/gw-echo-server
 TESTS += $(unit_tests)
 
@@ -46,6 +50,10 @@ tests_serial_collide_so_LDFLAGS = -shared
 tests_serial_collide_so_LDADD = -ldl
 tests_test_be_ocsp_LDADD = $(TEST_LDADD)
 tests_test_be_crl_LDADD = $(TEST_LDADD)
+tests_test_be_hex_LDADD = $(TEST_LDADD)
+tests_test_be_utf8_LDADD = $(TEST_LDADD)
+tests_test_be_pct_LDADD = $(TEST_LDADD)
+tests_test_be_buf_LDADD = $(TEST_LDADD)
 
 # Benchmark (not part of make check): `make bench`.
 EXTRA_PROGRAMS = tests/bench/bench-ceiling tests/bench/bench-load tests/bench/bench-crl
