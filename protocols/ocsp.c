@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "be_csr.h"
+#include "be_hex.h"
 #include "be_json.h"
 #include "be_ocsp.h"
 #include "proto.h"
@@ -132,18 +133,6 @@ http_date(time_t t, char buf[32])
 		 tm.tm_sec);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* RFC 6960 A.1: GET {url}/{url-encoding of base-64 encoding of the DER OCSPRequest}.  The
  * percent-decoded text is base64-decoded into *der (malloc()ed). */
 static int
@@ -165,8 +154,8 @@ get_request(const char *enc, size_t max, unsigned char **der, size_t *len, struc
 			b64[n++] = enc[i];
 			continue;
 		}
-		if (i + 2 >= elen || (hi = hexval(enc[i + 1])) < 0 ||
-		    (lo = hexval(enc[i + 2])) < 0) {
+		if (i + 2 >= elen || (hi = be_hex_digit((unsigned char)enc[i + 1])) < 0 ||
+		    (lo = be_hex_digit((unsigned char)enc[i + 2])) < 0) {
 			rc = be_err_set(e, BE_E_MALFORMED, "RFC 6960 A.1: bad percent-encoding in "
 					"the GET path");
 			goto out;

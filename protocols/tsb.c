@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "be_crlpub.h"
+#include "be_hex.h"
 #include "be_json.h"
 #include "be_utf8.h"
 #include "tsb.h"
@@ -551,18 +552,6 @@ out:
 
 /* ---------------------------------------------------------------- routing */
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Splits path (after "/v1/") into percent-decoded segments.  0, or -1 for a path that can
  * name nothing (empty segment, bad escape, NUL, control characters, too long). */
 static int
@@ -580,7 +569,8 @@ split_path(const char *path, char seg[TSB_SEGMENTS][TSB_SEGMENT_MAX], size_t *n)
 			unsigned char ch = (unsigned char)*p;
 
 			if (ch == '%') {	/* RFC 3986 2.1 */
-				int hi = hex_digit(p[1]), lo = hi < 0 ? -1 : hex_digit(p[2]);
+				int hi = be_hex_digit((unsigned char)p[1]);
+				int lo = hi < 0 ? -1 : be_hex_digit((unsigned char)p[2]);
 
 				if (hi < 0 || lo < 0)
 					return -1;
